@@ -1,0 +1,101 @@
+/**
+ * The `shoal` command line: one binary for running a network (up, coordinator, node) and for using it
+ * (mb, rb, put, get, ls, rm, status).
+ */
+import { Command, CommanderError, Option } from 'commander'
+import * as objects from './objects.js'
+import { runCoordinator, runNode } from './servers.js'
+import { runUp } from './up.js'
+import { DEFAULT_DIR } from './network.js'
+
+const HELP_FOOTER = `
+A first session:
+  $ shoal up                           # coordinator + 9 nodes over 3 providers x 3 regions, in ./.shoal
+  $ shoal mb demo                      # (another terminal) a bucket
+  $ shoal put ./big.iso demo/big.iso   # encrypted, erasure-coded 4+2, spread so any one provider can fail
+  $ shoal ls demo/
+  $ shoal get demo/big.iso ./copy.iso
+  $ shoal status                       # nodes, liveness, pieces per provider and region
+
+Every command finds the network through --dir (default ./.shoal), --coordinator URL or SHOAL_COORDINATOR.
+Add --json to any command for machine-readable output.`
+
+function program (setCode: (code: number) => void): Command {
+  const act = <A extends unknown[]>(fn: (...args: A) => Promise<number>) => async (...args: A): Promise<void> => { setCode(await fn(...args)) }
+  const p = new Command('shoal')
+    .description('Shoal: S3-style storage spread over many providers so that no one provider, region or operator can take it down.')
+    .option('--dir <dir>', 'network folder (holds network.json)', DEFAULT_DIR)
+    .option('--coordinator <url>', 'coordinator URL (overrides --dir; or set SHOAL_COORDINATOR)')
+    .option('--json', 'machine-readable JSON output')
+    .addHelpText('after', HELP_FOOTER)
+    .showHelpAfterError('(add --help for usage)')
+    .exitOverride()
+  const g = (cmd: Command): objects.GlobalOptions => cmd.optsWithGlobals()
+
+  p.command('up').description('run a local network: a coordinator and N nodes as separate processes, until Ctrl-C')
+    .option('--nodes <n>', 'number of node agents', '9')
+    .option('--port <port>', 'coordinator port (nodes use port+31…; 0 = any free ports)', '7070')
+    .option('--capacity <size>', 'capacity each node offers', '10GiB')
+    .action(act(async (_o, cmd: Command) => { const o = cmd.optsWithGlobals(); return await runUp({ dir: o.dir, nodes: o.nodes, port: o.port, capacity: o.capacity, json: o.json }) }))
+
+  p.command('coordinator').description('run a coordinator (registry, placement, metadata, order limits, gateway, API)')
+    .option('--host <host>', 'interface to listen on', '127.0.0.1')
+    .option('--port <port>', 'API port (0 = any free port)', '7070')
+    .option('--metadata <url>', 'metadata store: sqlite:PATH or postgres://… (default: SQLite in --dir)')
+    .addOption(new Option('--exit-with-parent <pid>').hideHelp())
+    .action(act(async (_o, cmd: Command) => await runCoordinator(cmd.optsWithGlobals())))
+
+  p.command('node').description('run a node agent that stores pieces for a coordinator (give its URL with --coordinator)')
+    .option('--coordinator-key <key>', "coordinator's public key (default: fetched and pinned on first start)")
+    .option('--host <host>', 'interface to listen on', '127.0.0.1')
+    .option('--port <port>', 'piece API port (0 = any free port)', '0')
+    .option('--advertise-url <url>', 'URL gateways use to reach this node')
+    .requiredOption('--provider <name>', 'who provides the machine: aws, gcp, hetzner, as<ASN> for a home ISP, bare-metal:<name>…')
+    .requiredOption('--region <name>', 'region, e.g. us-east-1')
+    .requiredOption('--operator <name>', 'who runs this node')
+    .option('--country <cc>', 'ISO country code', '')
+    .option('--capacity <size>', 'space offered for pieces', '10GiB')
+    .addOption(new Option('--exit-with-parent <pid>').hideHelp())
+    .action(act(async (_o, cmd: Command) => await runNode(cmd.optsWithGlobals())))
+
+  p.command('mb').argument('<bucket>').description('make a bucket')
+    .option('--k <n>', 'data pieces per segment (default 4)')
+    .option('--m <n>', 'parity pieces per segment (default 2)')
+    .option('--spares <n>', 'extra pieces to cut slow uploads (default 1)')
+    .option('--dimensions <list>', 'failure domains to survive, from provider,region,operator,subnet (default provider,region,operator)')
+    .option('--refuse-under-placed', 'fail writes while the policy cannot be met, instead of writing under the strongest placement possible')
+    .action(act(async (name: string, _o, cmd: Command) => await objects.mb(name, cmd.optsWithGlobals())))
+  p.command('rb').argument('<bucket>').description('remove an empty bucket')
+    .action(act(async (name: string, _o, cmd: Command) => await objects.rb(name, g(cmd))))
+  p.command('put').argument('<file>').argument('<bucket/key>').description('upload a file (a key ending in / gets the file name)')
+    .option('--content-type <type>', 'stored Content-Type')
+    .action(act(async (file: string, target: string, _o, cmd: Command) => await objects.put(file, target, cmd.optsWithGlobals())))
+  p.command('get').argument('<bucket/key>').argument('[dest]', 'file, folder or - for stdout (default: the key\'s file name)').description('download an object')
+    .action(act(async (target: string, dest: string | undefined, _o, cmd: Command) => await objects.get(target, dest, g(cmd))))
+  p.command('ls').argument('[bucket/prefix]').description('list buckets, or objects under a prefix')
+    .option('-r, --recursive', 'list every key, not folder by folder')
+    .action(act(async (target: string | undefined, _o, cmd: Command) => await objects.ls(target, cmd.optsWithGlobals())))
+  p.command('rm').argument('<bucket/key>').description('delete an object')
+    .action(act(async (target: string, _o, cmd: Command) => await objects.rmObject(target, g(cmd))))
+  p.command('status').description('nodes, liveness, capacity, pieces per provider and region, under-placed segments')
+    .action(act(async (_o, cmd: Command) => await objects.status(g(cmd))))
+  return p
+}
+
+/** Runs the CLI with `argv` (process.argv shape) and resolves with the exit code. */
+export async function main (argv: string[]): Promise<number> {
+  let code = 0
+  const p = program((c) => { code = c })
+  for (const cmd of p.commands) cmd.exitOverride()
+  try {
+    await p.parseAsync(argv)
+    return code
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2
+    const e = err as Error
+    if (p.opts().json === true) process.stdout.write(JSON.stringify({ error: { name: e.name === 'ApiError' ? (err as { errorName: string }).errorName : e.name, message: e.message } }) + '\n')
+    process.stderr.write(`shoal: ${e.message}\n`)
+    if (process.env.SHOAL_DEBUG === '1') process.stderr.write(`${e.stack}\n`)
+    return e.name === 'UsageError' || e.name === 'RangeError' ? 2 : 1
+  }
+}

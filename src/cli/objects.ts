@@ -1,0 +1,208 @@
+/**
+ * `shoal put/get/ls/rm/mb/rb/status`: the user-facing commands over the coordinator's API.
+ * Objects are addressed BUCKET/KEY. Every command takes --json for scripts.
+ */
+import { createReadStream, createWriteStream } from 'node:fs'
+import { rename, rm, stat } from 'node:fs/promises'
+import { basename, join } from 'node:path'
+import { Transform } from 'node:stream'
+import { CoordinatorClient } from './client.js'
+import { formatBytes, formatRate, ProgressBar, table } from './format.js'
+import { findCoordinator } from './network.js'
+
+export interface GlobalOptions {
+  dir?: string
+  coordinator?: string
+  json?: boolean
+}
+
+/** A CLI argument that is not valid; exits with status 2. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError'
+}
+
+/** Splits "bucket/key/with/slashes" → ["bucket", "key/with/slashes"]; the key may be empty. */
+export function parseTarget (text: string): { bucket: string, key: string } {
+  const t = text.replace(/^shoal:\/\//, '')
+  const slash = t.indexOf('/')
+  const bucket = slash < 0 ? t : t.slice(0, slash)
+  const key = slash < 0 ? '' : t.slice(slash + 1)
+  if (bucket === '') throw new UsageError(`"${text}" has no bucket; write BUCKET/KEY, e.g. demo/photos/cat.jpg`)
+  return { bucket, key }
+}
+
+async function client (g: GlobalOptions): Promise<CoordinatorClient> {
+  return new CoordinatorClient(await findCoordinator(g))
+}
+
+function out (g: GlobalOptions, json: unknown, text: string): void {
+  process.stdout.write((g.json === true ? JSON.stringify(json) : text) + '\n')
+}
+
+export async function put (file: string, target: string, g: GlobalOptions & { contentType?: string }): Promise<number> {
+  let { bucket, key } = parseTarget(target)
+  if (key === '' || key.endsWith('/')) key += basename(file)
+  let size: number
+  try {
+    const s = await stat(file)
+    if (!s.isFile()) throw new UsageError(`${file} is not a regular file`)
+    size = s.size
+  } catch (err: any) {
+    if (err.code === 'ENOENT') throw new UsageError(`${file} does not exist`)
+    throw err
+  }
+  const c = await client(g)
+  try {
+    const bar = new ProgressBar(`put ${bucket}/${key}`, size, process.stderr, g.json !== true && process.stderr.isTTY === true)
+    const started = Date.now()
+    const counter = new Transform({ transform (chunk: Buffer, _enc, cb) { bar.add(chunk.length); cb(null, chunk) } })
+    const result = await c.put(bucket, key, createReadStream(file).pipe(counter), { size, contentType: g.contentType })
+    bar.finish()
+    const secs = (Date.now() - started) / 1000
+    const note = result.underPlacedSegments > 0 ? ` (${result.underPlacedSegments} segment(s) under-placed: a failure domain is offline; they will be re-spread when it returns)` : ''
+    out(g, { ...result.object, underPlacedSegments: result.underPlacedSegments, seconds: secs },
+      `stored ${bucket}/${key}: ${formatBytes(size)} in ${secs.toFixed(1)}s (${formatRate(size / Math.max(secs, 0.001))})${note}`)
+    return 0
+  } finally {
+    c.close()
+  }
+}
+
+export async function get (target: string, dest: string | undefined, g: GlobalOptions): Promise<number> {
+  const { bucket, key } = parseTarget(target)
+  if (key === '') throw new UsageError(`"${target}" names no object; write BUCKET/KEY`)
+  let path = dest ?? basename(key)
+  if (path !== '-') {
+    try {
+      if ((await stat(path)).isDirectory()) path = join(path, basename(key))
+    } catch {}
+  }
+  const c = await client(g)
+  const tmp = `${path}.shoal-partial`
+  try {
+    let bar: ProgressBar | undefined
+    const started = Date.now()
+    const sink = path === '-' ? process.stdout : createWriteStream(tmp)
+    const size = await c.get(bucket, key, sink, {
+      onHeaders: (n) => { bar = new ProgressBar(`get ${bucket}/${key}`, n, process.stderr, g.json !== true && path !== '-' && process.stderr.isTTY === true) },
+      onData: (n) => { bar?.add(n) }
+    })
+    bar?.finish()
+    if (path !== '-') await rename(tmp, path)
+    const secs = (Date.now() - started) / 1000
+    if (path !== '-') out(g, { bucket, key, size, path, seconds: secs }, `wrote ${path}: ${formatBytes(size)} in ${secs.toFixed(1)}s (${formatRate(size / Math.max(secs, 0.001))})`)
+    return 0
+  } catch (err) {
+    if (path !== '-') await rm(tmp, { force: true })
+    throw err
+  } finally {
+    c.close()
+  }
+}
+
+export async function ls (target: string | undefined, g: GlobalOptions & { recursive?: boolean }): Promise<number> {
+  const c = await client(g)
+  try {
+    if (target === undefined || target === '') {
+      const buckets = await c.listBuckets()
+      out(g, { buckets }, buckets.length === 0 ? 'no buckets yet; create one with `shoal mb NAME`' : table(['BUCKET', 'CREATED', 'REDUNDANCY'],
+        buckets.map((b) => [b.name, b.createdAt, `${b.settings.k}+${b.settings.m} over ${b.settings.policy.dimensions.join('/')}${b.settings.underPlacement === 'refuse' ? ' (strict)' : ''}`])))
+      return 0
+    }
+    const { bucket, key: prefix } = parseTarget(target)
+    const objects: any[] = []
+    const prefixes: string[] = []
+    let startAfter: string | undefined
+    for (;;) {
+      const page = await c.list(bucket, { prefix, delimiter: g.recursive === true ? undefined : '/', startAfter })
+      objects.push(...page.objects)
+      prefixes.push(...page.prefixes)
+      if (!page.truncated || page.nextStartAfter === null) break
+      startAfter = page.nextStartAfter
+    }
+    const rows = [
+      ...prefixes.map((p) => ['', '', 'PRE', `${bucket}/${p}`]),
+      ...objects.map((o) => [o.createdAt, formatBytes(o.size), o.inline === true ? 'inline' : `${o.segments} seg`, `${bucket}/${o.key}`])
+    ]
+    out(g, { bucket, prefix, prefixes, objects }, rows.length === 0 ? `nothing in ${bucket}/${prefix}` : table(['MODIFIED', 'SIZE', 'STORED', 'NAME'], rows))
+    return 0
+  } finally {
+    c.close()
+  }
+}
+
+export async function rmObject (target: string, g: GlobalOptions): Promise<number> {
+  const { bucket, key } = parseTarget(target)
+  if (key === '') throw new UsageError(`"${target}" names no object; to delete a bucket use \`shoal rb ${bucket}\``)
+  const c = await client(g)
+  try {
+    await c.delete(bucket, key)
+    out(g, { deleted: { bucket, key } }, `deleted ${bucket}/${key}`)
+    return 0
+  } finally {
+    c.close()
+  }
+}
+
+export async function mb (name: string, g: GlobalOptions & { k?: string, m?: string, spares?: string, refuseUnderPlaced?: boolean, dimensions?: string }): Promise<number> {
+  const settings: Record<string, unknown> = {}
+  const int = (v: string | undefined, flag: string): number | undefined => {
+    if (v === undefined) return undefined
+    const n = Number(v)
+    if (!Number.isInteger(n)) throw new UsageError(`${flag} must be an integer`)
+    return n
+  }
+  if (g.k !== undefined) settings.k = int(g.k, '--k')
+  if (g.m !== undefined) settings.m = int(g.m, '--m')
+  if (g.spares !== undefined) settings.spares = int(g.spares, '--spares')
+  if (g.refuseUnderPlaced === true) settings.underPlacement = 'refuse'
+  if (g.dimensions !== undefined) settings.policy = { dimensions: g.dimensions.split(',').map((d) => d.trim()).filter((d) => d !== ''), margin: 0 }
+  const c = await client(g)
+  try {
+    const bucket = await c.createBucket(name, Object.keys(settings).length > 0 ? settings : undefined)
+    out(g, { bucket }, `created bucket ${name} (${bucket.settings.k}+${bucket.settings.m}, survives losing any one ${bucket.settings.policy.dimensions.join(', ')})`)
+    return 0
+  } finally {
+    c.close()
+  }
+}
+
+export async function rb (name: string, g: GlobalOptions): Promise<number> {
+  const c = await client(g)
+  try {
+    await c.deleteBucket(name)
+    out(g, { deleted: { bucket: name } }, `deleted bucket ${name}`)
+    return 0
+  } finally {
+    c.close()
+  }
+}
+
+export async function status (g: GlobalOptions): Promise<number> {
+  const c = await client(g)
+  try {
+    const s = await c.status()
+    if (g.json === true) { out(g, s, ''); return 0 }
+    const nodes = s.nodes as any[]
+    const online = nodes.filter((n) => n.online).length
+    const lines: string[] = []
+    lines.push(`Coordinator ${c.url}   nodes ${online}/${nodes.length} online   objects ${s.objects} (${formatBytes(s.bytes)})   segments ${s.segments}   under-placed segments ${s.underPlacedSegments}`)
+    lines.push('')
+    lines.push(table(['NODE', 'PROVIDER', 'REGION', 'OPERATOR', 'STATE', 'USED', 'FREE', 'PIECES', 'URL'], nodes.map((n) => [
+      n.id.slice(0, 12), n.provider, n.region, n.operator, n.online ? 'online' : 'OFFLINE', formatBytes(n.usedBytes), formatBytes(n.freeBytes), String(n.pieces), n.url
+    ])))
+    for (const dim of ['provider', 'region'] as const) {
+      lines.push('')
+      const spread = s.spread[dim] as Record<string, { nodes: number, online: number, pieces: number, bytes: number }>
+      const totalPieces = Object.values(spread).reduce((a, v) => a + v.pieces, 0)
+      lines.push(table([dim.toUpperCase(), 'NODES', 'ONLINE', 'PIECES', 'SHARE', 'BYTES'], Object.entries(spread).map(([name, v]) => [
+        name, String(v.nodes), String(v.online), String(v.pieces), totalPieces === 0 ? '-' : `${(100 * v.pieces / totalPieces).toFixed(0)}%`, formatBytes(v.bytes)
+      ])))
+    }
+    if (s.underPlacedSegments > 0) lines.push(`\n${s.underPlacedSegments} segment(s) are under-placed: written while a failure domain was offline; they are re-spread when it returns.`)
+    process.stdout.write(lines.join('\n') + '\n')
+    return 0
+  } finally {
+    c.close()
+  }
+}

@@ -1,0 +1,186 @@
+/**
+ * `shoal up`: a local hybrid network — one coordinator and N node agents as separate OS processes on
+ * 127.0.0.1, labelled across providers × regions with one operator each, data under DIR. Writes
+ * DIR/network.json while it runs, stops every process it started on Ctrl-C, and resumes with the same
+ * data when started again.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createWriteStream } from 'node:fs'
+import { mkdir, rm } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { CoordinatorClient } from './client.js'
+import { NETWORK_FILE, readNetworkFile, writeNetworkFile, type NetworkFile, type NetworkNode } from './network.js'
+import { parsePort } from './servers.js'
+
+/** Providers of the local network: a hyperscaler, a regional cloud, a home connection (as its ASN). */
+export const LOCAL_PROVIDERS = ['aws', 'hetzner', 'home:as3320'] as const
+/** Regions shared by all providers, so that losing a region takes one node of each provider. */
+export const LOCAL_REGIONS = [
+  { region: 'us-east-1', country: 'US' },
+  { region: 'eu-central-1', country: 'DE' },
+  { region: 'ap-south-1', country: 'IN' }
+] as const
+/** Node ports start here when the coordinator has a fixed port (7070 → nodes on 7101…). */
+const NODE_PORT_OFFSET = 31
+/** How long a child may take to report ready before `up` gives up. */
+export const START_TIMEOUT_MS = 30_000
+/** How long children get to stop cleanly before SIGKILL. */
+const STOP_GRACE_MS = 5000
+
+export interface UpOptions {
+  dir: string
+  nodes: string
+  port: string
+  capacity: string
+  json?: boolean
+}
+
+const BIN = fileURLToPath(new URL('../../../bin/shoal.js', import.meta.url))
+
+/** The labels of node i (0-based) in a local network. */
+export function localLabels (i: number): { provider: string, region: string, country: string, operator: string } {
+  const provider = LOCAL_PROVIDERS[i % LOCAL_PROVIDERS.length]
+  const { region, country } = LOCAL_REGIONS[Math.floor(i / LOCAL_PROVIDERS.length) % LOCAL_REGIONS.length]
+  return { provider, region, country, operator: `op-${i + 1}` }
+}
+
+export async function runUp (opts: UpOptions): Promise<number> {
+  const dir = resolve(opts.dir)
+  const count = Number(opts.nodes)
+  if (!Number.isInteger(count) || count < 1 || count > 200) throw new RangeError(`--nodes must be an integer from 1 to 200 (got "${opts.nodes}")`)
+  const port = parsePort(opts.port)
+  await mkdir(join(dir, 'logs'), { recursive: true })
+
+  const existing = await readNetworkFile(dir).catch(() => undefined)
+  if (existing !== undefined && alive(existing.coordinator.pid)) {
+    throw new Error(`a network is already running from ${dir} (coordinator pid ${existing.coordinator.pid}); stop it (Ctrl-C in its terminal) or use another --dir`)
+  }
+  await rm(join(dir, NETWORK_FILE), { force: true })
+
+  const children: ChildProcess[] = []
+  let stopping = false
+  const stopAll = async (): Promise<void> => {
+    stopping = true
+    await rm(join(dir, NETWORK_FILE), { force: true })
+    const running = children.filter((c) => c.exitCode === null && c.signalCode === null)
+    for (const c of running) c.kill('SIGTERM')
+    await Promise.race([
+      Promise.all(running.map(async (c) => await new Promise((resolve) => { if (c.exitCode !== null || c.signalCode !== null) resolve(null); else c.once('exit', resolve) }))),
+      new Promise((resolve) => setTimeout(resolve, STOP_GRACE_MS))
+    ])
+    for (const c of running) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
+  }
+  const say = (line: string): void => { if (opts.json !== true) process.stdout.write(line + '\n') }
+
+  try {
+    say(`Starting a local Shoal network in ${dir} …`)
+    const coord = await start(children, join(dir, 'logs', 'coordinator.log'),
+      ['coordinator', '--dir', join(dir, 'coordinator'), '--port', String(port), '--json', '--exit-with-parent', String(process.pid)])
+    const coordinatorUrl = coord.url as string
+    const nodes: NetworkNode[] = []
+    const starting = []
+    for (let i = 0; i < count; i++) {
+      const labels = localLabels(i)
+      const dataDir = join(dir, 'nodes', `node-${i + 1}`)
+      const nodePort = port === 0 ? 0 : port + NODE_PORT_OFFSET + i
+      starting.push(start(children, join(dir, 'logs', `node-${i + 1}.log`), [
+        'node', '--dir', dataDir, '--port', String(nodePort), '--coordinator', coordinatorUrl, '--coordinator-key', coord.publicKey as string,
+        '--provider', labels.provider, '--region', labels.region, '--operator', labels.operator, '--country', labels.country,
+        '--capacity', opts.capacity, '--json', '--exit-with-parent', String(process.pid)
+      ]).then((ready) => {
+        nodes[i] = { id: ready.id as string, url: ready.url as string, pid: ready.pid as number, provider: labels.provider, region: labels.region, operator: labels.operator, dataDir }
+      }))
+    }
+    await Promise.all(starting)
+    await waitOnline(coordinatorUrl, nodes.map((n) => n.id))
+    const network: NetworkFile = { coordinator: { url: coordinatorUrl, pid: coord.pid as number }, nodes }
+    await writeNetworkFile(dir, network)
+
+    for (const [i, child] of children.entries()) {
+      child.once('exit', (code, signal) => {
+        if (stopping) return
+        const who = i === 0 ? 'coordinator' : `node-${i} (${nodes[i - 1]?.provider}/${nodes[i - 1]?.region})`
+        process.stderr.write(`shoal up: ${who} pid ${child.pid} exited (${signal ?? `code ${code}`}); see ${join(dir, 'logs')}\n`)
+      })
+    }
+
+    if (opts.json === true) {
+      process.stdout.write(JSON.stringify({ event: 'ready', dir, network }) + '\n')
+    } else {
+      say(`\nCoordinator  ${coordinatorUrl}  (pid ${coord.pid})`)
+      for (const n of nodes) say(`Node ${n.id.slice(0, 12)}  ${n.url}  ${n.provider.padEnd(12)} ${n.region.padEnd(13)} ${n.operator.padEnd(6)} pid ${n.pid}`)
+      say(`
+Network description: ${join(dir, NETWORK_FILE)}   Logs: ${join(dir, 'logs')}
+
+Try, in another terminal (from this folder):
+  npx shoal mb demo
+  npx shoal put ./some-file demo/some-file
+  npx shoal ls demo/
+  npx shoal get demo/some-file ./copy
+  npx shoal status
+  kill -9 ${nodes.filter((n) => n.provider === nodes[0]?.provider).map((n) => n.pid).join(' ')}   # take provider ${nodes[0]?.provider} down, then get again
+
+Press Ctrl-C to stop every process.`)
+    }
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', () => { resolve() })
+      process.once('SIGTERM', () => { resolve() })
+    })
+    say('\nStopping …')
+  } finally {
+    await stopAll()
+  }
+  say('Stopped.')
+  return 0
+}
+
+/** Spawns `shoal ARGS`, logs its stderr to `logFile`, resolves with its ready event. */
+async function start (children: ChildProcess[], logFile: string, args: string[]): Promise<Record<string, unknown>> {
+  const log = createWriteStream(logFile, { flags: 'a' })
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  children.push(child)
+  child.stderr!.pipe(log)
+  return await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => { reject(new Error(`${args[0]} did not start within ${START_TIMEOUT_MS} ms; see ${logFile}`)) }, START_TIMEOUT_MS)
+    const lines = createInterface({ input: child.stdout! })
+    lines.once('line', (line) => {
+      clearTimeout(timer)
+      try {
+        resolve(JSON.parse(line))
+      } catch {
+        reject(new Error(`${args[0]} printed an unexpected first line: ${line}`))
+      }
+    })
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer)
+      reject(new Error(`${args[0]} exited during start (${signal ?? `code ${code}`}); see ${logFile}`))
+    })
+  })
+}
+
+async function waitOnline (url: string, ids: string[]): Promise<void> {
+  const client = new CoordinatorClient(url)
+  const deadline = Date.now() + START_TIMEOUT_MS
+  try {
+    for (;;) {
+      const status = await client.status()
+      const online = new Set((status.nodes as Array<{ id: string, online: boolean }>).filter((n) => n.online).map((n) => n.id))
+      if (ids.every((id) => online.has(id))) return
+      if (Date.now() > deadline) throw new Error(`only ${online.size} of ${ids.length} nodes came online within ${START_TIMEOUT_MS} ms; see the logs`)
+      await new Promise((resolve) => setTimeout(resolve, 200))
+    }
+  } finally {
+    client.close()
+  }
+}
+
+function alive (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}

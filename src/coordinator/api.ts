@@ -1,0 +1,372 @@
+/**
+ * The coordinator's HTTP API (JSON, plus streamed object bodies). Routes:
+ *
+ *   GET    /api/identity                      coordinator id and public key (nodes pin it)
+ *   POST   /api/nodes/heartbeat               signed node heartbeat
+ *   GET    /api/status                        nodes, liveness, capacity, spread, under-placed segments
+ *   GET    /api/buckets                       list buckets
+ *   PUT    /api/buckets/:bucket               create (optional JSON body: bucket settings)
+ *   GET    /api/buckets/:bucket               one bucket and its settings
+ *   DELETE /api/buckets/:bucket               delete an empty bucket
+ *   GET    /api/objects/:bucket?prefix&delimiter&startAfter&limit   list objects
+ *   PUT    /api/objects/:bucket/:key          upload (streamed body)
+ *   GET    /api/objects/:bucket/:key          download (Range: bytes=… supported)
+ *   HEAD   /api/objects/:bucket/:key          metadata only
+ *   DELETE /api/objects/:bucket/:key          delete
+ *
+ * Errors become JSON `{ error: { name, message } }` in one place, `#fail`, which never leaks internals.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type { Identity } from '../crypto/identity.js'
+import type { BucketRecord, MetadataStore, ObjectRecord } from '../metadata/metadata-store.js'
+import { HEARTBEAT_PATH, IDENTITY_PATH, SIGNATURE_HEADER, type HeartbeatReply } from '../node/protocol.js'
+import { parseBucketSettings } from '../gateway/bucket-settings.js'
+import type { ByteRange, Gateway } from '../gateway/gateway.js'
+import { NoSuchObjectError } from '../gateway/errors.js'
+import { BadRequestError, decodePathPart, readBody, readJson, sendJson } from '../util/http.js'
+import type { Logger } from '../util/logger.js'
+import type { NodeRegistry } from './registry.js'
+import type { Keyring } from './keyring.js'
+import { DEFAULT_ACCOUNT } from './keyring.js'
+import { validateBucketName, validateObjectKey } from './names.js'
+
+/** Largest heartbeat or settings body accepted. */
+const SMALL_BODY_LIMIT = 64 * 1024
+/** Most keys one list call returns. */
+export const MAX_LIST_LIMIT = 1000
+
+const STATUS_BY_ERROR: Record<string, number> = {
+  BadRequestError: 400,
+  InvalidSettingsError: 400,
+  IncompleteBodyError: 400,
+  InvalidHeartbeatError: 401,
+  BodyTooLargeError: 413,
+  NoSuchObjectError: 404,
+  NotFoundError: 404,
+  AlreadyExistsError: 409,
+  BucketNotEmptyError: 409,
+  UploadStateError: 409,
+  InvalidRangeError: 416,
+  PlacementError: 503,
+  UploadFailedError: 503,
+  ObjectUnavailableError: 503
+}
+
+export interface ApiComponents {
+  readonly identity: Identity
+  readonly metadata: MetadataStore
+  readonly registry: NodeRegistry
+  readonly gateway: Gateway
+  readonly keyring: Keyring
+  readonly logger: Logger
+}
+
+export interface ApiInit {
+  host: string
+  port: number
+}
+
+export class CoordinatorApi {
+  readonly #c: ApiComponents
+  readonly #init: ApiInit
+  #server: Server | undefined
+
+  constructor (init: ApiInit, components: ApiComponents) {
+    this.#init = init
+    this.#c = components
+  }
+
+  /** Starts listening; resolves with the URL. Throws when the port is taken. */
+  async start (): Promise<string> {
+    const server = createServer((req, res) => { void this.#handle(req, res) })
+    server.requestTimeout = 0 // uploads of any size; idle sockets are bounded by the timeouts below
+    server.headersTimeout = 30_000
+    server.keepAliveTimeout = 5_000
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(this.#init.port, this.#init.host, () => { server.off('error', reject); resolve() })
+    })
+    this.#server = server
+    return this.url
+  }
+
+  get url (): string {
+    const addr = this.#server?.address() as AddressInfo | null | undefined
+    if (addr == null) throw new Error('API is not listening')
+    const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address
+    return `http://${host}:${addr.port}`
+  }
+
+  /** Stops accepting requests and closes open connections; safe to call twice. */
+  async stop (): Promise<void> {
+    const server = this.#server
+    if (server === undefined) return
+    this.#server = undefined
+    server.closeAllConnections()
+    await new Promise<void>((resolve) => { server.close(() => { resolve() }) })
+  }
+
+  async #handle (req: IncomingMessage, res: ServerResponse): Promise<void> {
+    try {
+      const url = new URL(req.url ?? '/', 'http://x')
+      const parts = url.pathname.split('/').slice(1)
+      const method = req.method ?? 'GET'
+      if (url.pathname === IDENTITY_PATH && method === 'GET') {
+        sendJson(res, 200, { id: this.#c.identity.id, publicKey: this.#c.identity.publicKey })
+      } else if (url.pathname === HEARTBEAT_PATH && method === 'POST') {
+        const body = await readBody(req, SMALL_BODY_LIMIT)
+        const sig = req.headers[SIGNATURE_HEADER]
+        await this.#c.registry.heartbeat(body, typeof sig === 'string' ? sig : undefined, req.socket.remoteAddress ?? '')
+        const reply: HeartbeatReply = { coordinatorId: this.#c.identity.id, publicKey: this.#c.identity.publicKey, offlineAfterMs: this.#c.registry.offlineAfterMs }
+        sendJson(res, 200, reply)
+      } else if (url.pathname === '/api/status' && method === 'GET') {
+        sendJson(res, 200, await this.#status())
+      } else if (parts[0] === 'api' && parts[1] === 'buckets') {
+        await this.#buckets(req, res, method, parts.slice(2))
+      } else if (parts[0] === 'api' && parts[1] === 'objects' && parts.length >= 3) {
+        await this.#objects(req, res, method, url, parts.slice(2))
+      } else {
+        sendJson(res, 404, { error: { name: 'NotFoundError', message: `no route for ${method} ${url.pathname}` } })
+      }
+    } catch (err) {
+      this.#fail(req, res, err)
+    }
+  }
+
+  async #buckets (req: IncomingMessage, res: ServerResponse, method: string, rest: string[]): Promise<void> {
+    const { metadata } = this.#c
+    if (rest.length === 0 || (rest.length === 1 && rest[0] === '')) {
+      if (method !== 'GET') throw new BadRequestError(`${method} is not supported on /api/buckets`)
+      const buckets = await metadata.listBuckets()
+      sendJson(res, 200, { buckets: buckets.map(bucketJson) })
+      return
+    }
+    if (rest.length !== 1) throw new BadRequestError('bucket path must be /api/buckets/NAME')
+    const name = validateBucketName(decodePathPart(rest[0]))
+    if (method === 'PUT') {
+      const settings = parseBucketSettings(await readJson(req, SMALL_BODY_LIMIT))
+      const owner = await this.#c.keyring.ensureAccount(DEFAULT_ACCOUNT)
+      const bucket: BucketRecord = { name, ownerId: owner.id, createdAt: Date.now(), settings: JSON.stringify(settings) }
+      await metadata.createBucket(bucket)
+      this.#c.logger.info('bucket created', { bucket: name })
+      sendJson(res, 201, { bucket: bucketJson(bucket) })
+    } else if (method === 'GET') {
+      sendJson(res, 200, { bucket: bucketJson(await this.#bucket(name)) })
+    } else if (method === 'DELETE') {
+      await metadata.deleteBucket(name)
+      this.#c.logger.info('bucket deleted', { bucket: name })
+      res.writeHead(204).end()
+    } else {
+      throw new BadRequestError(`${method} is not supported on a bucket`)
+    }
+  }
+
+  async #objects (req: IncomingMessage, res: ServerResponse, method: string, url: URL, rest: string[]): Promise<void> {
+    const bucket = await this.#bucket(validateBucketName(decodePathPart(rest[0])))
+    if (rest.length === 1 || (rest.length === 2 && rest[1] === '')) {
+      if (method !== 'GET') throw new BadRequestError(`${method} needs an object key: /api/objects/BUCKET/KEY`)
+      sendJson(res, 200, await this.#list(bucket.name, url.searchParams))
+      return
+    }
+    const key = validateObjectKey(rest.slice(1).map(decodePathPart).join('/'))
+    const { gateway } = this.#c
+    if (method === 'PUT') {
+      const declared = req.headers['content-length']
+      const expectedSize = declared === undefined ? undefined : parseLength(declared)
+      const signal = abortOnClose(req, res)
+      const result = await gateway.putObject({
+        bucket,
+        key,
+        body: req,
+        expectedSize,
+        contentType: headerText(req.headers['content-type']),
+        userMetadata: userMetadataOf(req),
+        signal
+      })
+      sendJson(res, 201, { object: objectJson(result.object), underPlacedSegments: result.underPlacedSegments, replaced: result.replaced !== undefined })
+    } else if (method === 'GET' || method === 'HEAD') {
+      if (method === 'HEAD') {
+        const object = await gateway.headObject(bucket.name, key)
+        res.writeHead(200, objectHeaders(object, object.size)).end()
+        return
+      }
+      const range = parseRange(req.headers.range)
+      const head = range === undefined ? undefined : await gateway.headObject(bucket.name, key)
+      const signal = abortOnClose(req, res)
+      const result = await gateway.getObject(bucket, key, { range: head === undefined || range === undefined ? undefined : resolveRange(range, head.size), signal })
+      const partial = range !== undefined
+      const length = result.range.end - result.range.start
+      const headers = objectHeaders(result.object, length)
+      if (partial) headers['content-range'] = `bytes ${result.range.start}-${result.range.end - 1}/${result.object.size}`
+      const it = result.body[Symbol.asyncIterator]()
+      // Fetch the first segment before committing to a status, so an unavailable object is a clean 503.
+      let first = await it.next()
+      res.writeHead(partial ? 206 : 200, headers)
+      try {
+        while (first.done !== true) {
+          if (!res.write(first.value)) await new Promise<void>((resolve) => { res.once('drain', resolve); res.once('close', resolve) })
+          if (res.destroyed) break
+          first = await it.next()
+        }
+        res.end()
+      } catch (err) {
+        // Headers are gone; cut the connection so the client sees a short body, never a silent truncation.
+        this.#c.logger.error('download failed mid-stream', { bucket: bucket.name, key, error: err })
+        res.destroy(err as Error)
+      } finally {
+        await it.return?.()
+      }
+    } else if (method === 'DELETE') {
+      const removed = await gateway.deleteObject(bucket.name, key)
+      if (removed === undefined) throw new NoSuchObjectError(`object ${bucket.name}/${key} does not exist`)
+      res.writeHead(204).end()
+    } else {
+      throw new BadRequestError(`${method} is not supported on an object`)
+    }
+  }
+
+  async #bucket (name: string): Promise<BucketRecord> {
+    const bucket = await this.#c.metadata.getBucket(name)
+    if (bucket === undefined) throw new NoSuchObjectError(`bucket ${name} does not exist; create it with \`shoal mb ${name}\``)
+    return bucket
+  }
+
+  async #list (bucket: string, params: URLSearchParams): Promise<unknown> {
+    const prefix = params.get('prefix') ?? ''
+    const delimiter = params.get('delimiter') ?? ''
+    let startAfter = params.get('startAfter') ?? ''
+    const limitText = params.get('limit') ?? String(MAX_LIST_LIMIT)
+    const limit = Number(limitText)
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIST_LIMIT) throw new BadRequestError(`limit must be an integer from 1 to ${MAX_LIST_LIMIT}`)
+    const objects: ObjectRecord[] = []
+    const prefixes: string[] = []
+    let truncated = false
+    let last = ''
+    outer: for (;;) {
+      const page = await this.#c.metadata.listObjects(bucket, { prefix, startAfter: startAfter === '' ? undefined : startAfter, limit: MAX_LIST_LIMIT })
+      for (const o of page) {
+        if (objects.length + prefixes.length >= limit) { truncated = true; break outer }
+        const rest = o.key.slice(prefix.length)
+        const cut = delimiter === '' ? -1 : rest.indexOf(delimiter)
+        if (cut >= 0) {
+          const common = prefix + rest.slice(0, cut + delimiter.length)
+          prefixes.push(common)
+          last = common
+          startAfter = common + '\u{10FFFF}' // skip every key under this common prefix
+          continue outer
+        }
+        objects.push(o)
+        last = o.key
+        startAfter = o.key
+      }
+      if (page.length < MAX_LIST_LIMIT) break
+    }
+    return { objects: objects.map(objectJson), prefixes, truncated, nextStartAfter: truncated ? last : null }
+  }
+
+  async #status (): Promise<unknown> {
+    const stats = await this.#c.metadata.stats()
+    const nodes = this.#c.registry.list().map((n) => {
+      const held = stats.piecesPerNode.get(n.id)
+      return { ...n, pieces: held?.pieces ?? 0, pieceBytes: held?.bytes ?? 0 }
+    })
+    const spread = (dim: 'provider' | 'region'): Record<string, { nodes: number, online: number, pieces: number, bytes: number }> => {
+      const out: Record<string, { nodes: number, online: number, pieces: number, bytes: number }> = {}
+      for (const n of nodes) {
+        const s = out[n[dim]] ??= { nodes: 0, online: 0, pieces: 0, bytes: 0 }
+        s.nodes++
+        if (n.online) s.online++
+        s.pieces += n.pieces
+        s.bytes += n.pieceBytes
+      }
+      return out
+    }
+    return {
+      coordinator: { id: this.#c.identity.id, offlineAfterMs: this.#c.registry.offlineAfterMs },
+      nodes,
+      spread: { provider: spread('provider'), region: spread('region') },
+      objects: stats.objects,
+      bytes: stats.bytes,
+      segments: stats.segments,
+      underPlacedSegments: stats.underPlacedSegments
+    }
+  }
+
+  #fail (req: IncomingMessage, res: ServerResponse, err: unknown): void {
+    const e = err instanceof Error ? err : new Error(String(err))
+    const status = STATUS_BY_ERROR[e.name] ?? 500
+    if (status === 500) this.#c.logger.error('request failed', { method: req.method, url: req.url, error: e, stack: e.stack })
+    else this.#c.logger.debug('request refused', { method: req.method, url: req.url, status, error: e })
+    if (res.headersSent) { res.destroy(); return }
+    const message = status === 500 ? 'internal error; see the coordinator log' : e.message
+    sendJson(res, status, { error: { name: status === 500 ? 'InternalError' : e.name, message } })
+    // An upload refused before its body was read: don't read gigabytes just to discard them.
+    if (!req.complete) res.once('finish', () => { req.destroy() })
+  }
+}
+
+function bucketJson (b: BucketRecord): unknown {
+  return { name: b.name, createdAt: new Date(b.createdAt).toISOString(), settings: parseBucketSettings(b.settings) }
+}
+
+function objectJson (o: ObjectRecord): unknown {
+  return { bucket: o.bucket, key: o.key, size: o.size, etag: o.etag, contentType: o.contentType, segments: o.segmentCount, inline: o.inlineData !== null, createdAt: new Date(o.createdAt).toISOString(), metadata: JSON.parse(o.userMetadata) }
+}
+
+function objectHeaders (o: ObjectRecord, length: number): Record<string, string | number> {
+  const headers: Record<string, string | number> = {
+    'content-type': o.contentType,
+    'content-length': length,
+    etag: `"${o.etag}"`,
+    'last-modified': new Date(o.createdAt).toUTCString(),
+    'accept-ranges': 'bytes'
+  }
+  for (const [k, v] of Object.entries(JSON.parse(o.userMetadata) as Record<string, string>)) headers[`x-shoal-meta-${k}`] = v
+  return headers
+}
+
+function headerText (v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v
+}
+
+function userMetadataOf (req: IncomingMessage): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [k, v] of Object.entries(req.headers)) {
+    if (k.startsWith('x-shoal-meta-') && typeof v === 'string') out[k.slice('x-shoal-meta-'.length)] = v
+  }
+  return out
+}
+
+function parseLength (text: string): number {
+  if (!/^\d{1,16}$/.test(text)) throw new BadRequestError('content-length must be a non-negative integer')
+  return Number(text)
+}
+
+type RangeSpec = { start?: number, end?: number, suffix?: number }
+
+/** Parses a single-range `Range: bytes=…` header (RFC 9110 §14.1.2): a-b, a-, -n. */
+function parseRange (header: string | undefined): RangeSpec | undefined {
+  if (header === undefined) return undefined
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim())
+  if (m === null || (m[1] === '' && m[2] === '')) throw new BadRequestError(`unsupported Range header "${header}"; use bytes=START-END, bytes=START- or bytes=-LENGTH`)
+  if (m[1] === '') return { suffix: Number(m[2]) }
+  return { start: Number(m[1]), end: m[2] === '' ? undefined : Number(m[2]) }
+}
+
+function resolveRange (spec: RangeSpec, size: number): ByteRange {
+  if (spec.suffix !== undefined) return { start: Math.max(0, size - spec.suffix), end: size }
+  const start = spec.start ?? 0
+  const end = spec.end === undefined ? size : Math.min(size, spec.end + 1)
+  if (spec.end !== undefined && spec.end < start) throw new BadRequestError('range end is before its start')
+  return { start, end: start >= size ? start + 1 : end }
+}
+
+/** An AbortSignal that fires when the client goes away mid-request. */
+function abortOnClose (req: IncomingMessage, res: ServerResponse): AbortSignal {
+  const ac = new AbortController()
+  const onClose = (): void => { if (!res.writableFinished) ac.abort(new Error('client disconnected')) }
+  res.once('close', onClose)
+  req.once('aborted', onClose)
+  return ac.signal
+}

@@ -1,0 +1,123 @@
+/**
+ * The coordinator's side of the data path (gateway/broker.ts): places segments with the placement
+ * module over the registry's online nodes, and signs the order limits that let the gateway talk to them.
+ */
+import { newPieceId, newSerial, ORDER_LIMIT_TTL_MS, signOrderLimit, signOrderProof, type OrderLimit, type PieceAction } from '../crypto/order-limit.js'
+import type { Identity } from '../crypto/identity.js'
+import type { SegmentRecord } from '../metadata/metadata-store.js'
+import { selectNodes, type Candidate } from '../placement/index.js'
+import type { BucketSettings } from '../gateway/bucket-settings.js'
+import type { DownloadGrant, PieceBroker, PieceGrant, UploadPlan } from '../gateway/broker.js'
+import type { Logger } from '../util/logger.js'
+import { labelsOf, type NodeRegistry } from './registry.js'
+
+export interface BrokerComponents {
+  readonly registry: NodeRegistry
+  /** Signs order limits. */
+  readonly coordinator: Identity
+  /** The party that uses them: the in-process gateway (here the same identity). */
+  readonly gateway: Identity
+  readonly logger: Logger
+  readonly random?: () => number
+}
+
+export class CoordinatorBroker implements PieceBroker {
+  readonly #c: BrokerComponents
+  readonly #failures = new Map<string, number>()
+
+  constructor (components: BrokerComponents) {
+    this.#c = components
+  }
+
+  async planUpload (settings: BucketSettings, pieceBytes: number, options: { exclude?: ReadonlySet<string> } = {}): Promise<UploadPlan> {
+    const result = selectNodes(this.#c.registry.candidates(options.exclude), {
+      k: settings.k,
+      total: settings.k + settings.m,
+      spares: settings.spares,
+      pieceBytes,
+      policy: settings.policy,
+      mode: settings.underPlacement === 'refuse' ? 'strict' : 'best-effort'
+    }, this.#c.random ?? Math.random)
+    if (result.unmet.length > 0) this.#c.logger.warn('writing under-placed segment', { unmet: result.unmet, reason: result.reason })
+    return {
+      pieces: result.nodes.map((n) => this.#grant(n, 'put', pieceBytes)),
+      spares: result.spares.map((n) => this.#grant(n, 'put', pieceBytes)),
+      unmet: result.unmet,
+      reason: result.reason ?? ''
+    }
+  }
+
+  async planReplacements (_settings: BucketSettings, pieceBytes: number, count: number, exclude: ReadonlySet<string>): Promise<PieceGrant[]> {
+    const random = this.#c.random ?? Math.random
+    const candidates = this.#c.registry.candidates(exclude).filter((c) => c.freeBytes >= pieceBytes)
+    // Weighted by free space without replacement (Efraimidis–Spirakis keys): roomier nodes first.
+    const keyed = candidates.map((c) => ({ c, key: Math.pow(random(), 1 / Math.max(1, c.freeBytes / 2 ** 20)) }))
+    keyed.sort((a, b) => b.key - a.key)
+    return keyed.slice(0, count).map(({ c }) => this.#grant(c, 'put', pieceBytes))
+  }
+
+  async planDownload (segment: SegmentRecord, action: PieceAction = 'get'): Promise<DownloadGrant[]> {
+    const grants: DownloadGrant[] = []
+    for (const piece of segment.pieces) {
+      const node = this.#c.registry.get(piece.nodeId)
+      if (node === undefined) continue
+      const limit = this.#limit(node.id, piece.pieceId, action, piece.size)
+      grants.push({
+        nodeId: node.id,
+        nodeUrl: node.url,
+        nodePublicKey: node.publicKey,
+        labels: labelsOf(node),
+        pieceId: piece.pieceId,
+        orderLimit: signOrderLimit(this.#c.coordinator, limit),
+        orderProof: signOrderProof(this.#c.gateway, limit),
+        pieceIndex: piece.pieceIndex,
+        hash: piece.hash,
+        size: piece.size,
+        online: node.online
+      })
+    }
+    return grants
+  }
+
+  reportPieceFailure (nodeId: string, pieceId: string, kind: 'corrupt' | 'unreachable' | 'bad-receipt', detail: string): void {
+    this.#failures.set(nodeId, (this.#failures.get(nodeId) ?? 0) + 1)
+    const level = kind === 'unreachable' ? 'info' : 'warn'
+    this.#c.logger[level]('piece transfer failed', { node: nodeId, piece: pieceId, kind, detail })
+  }
+
+  /** Failures reported per node since start (reputation will build on this). */
+  failures (): ReadonlyMap<string, number> {
+    return this.#failures
+  }
+
+  #limit (nodeId: string, pieceId: string, action: PieceAction, maxBytes: number): OrderLimit {
+    const now = Date.now()
+    return {
+      version: 1,
+      serial: newSerial(),
+      coordinatorId: this.#c.coordinator.id,
+      nodeId,
+      pieceId,
+      action,
+      maxBytes,
+      issuedAt: now,
+      expiresAt: now + ORDER_LIMIT_TTL_MS,
+      downloaderKey: this.#c.gateway.publicKey
+    }
+  }
+
+  #grant (candidate: Candidate, action: PieceAction, pieceBytes: number): PieceGrant {
+    const node = this.#c.registry.get(candidate.id)!
+    const limit = this.#limit(node.id, newPieceId(), action, pieceBytes)
+    this.#c.registry.reserve(node.id, pieceBytes)
+    return {
+      nodeId: node.id,
+      nodeUrl: node.url,
+      nodePublicKey: node.publicKey,
+      labels: labelsOf(node),
+      pieceId: limit.pieceId,
+      orderLimit: signOrderLimit(this.#c.coordinator, limit),
+      orderProof: signOrderProof(this.#c.gateway, limit)
+    }
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * The coordinator's composition root: identity, metadata, registry, keyring, broker, the in-process
+ * gateway and the HTTP API, wired once, started and stopped together.
+ */
+import { mkdir } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import { Identity } from '../crypto/identity.js'
+import { createCodec, type ErasureCodec } from '../erasure/index.js'
+import { openMetadataStore } from '../metadata/index.js'
+import type { MetadataStore } from '../metadata/metadata-store.js'
+import { Gateway } from '../gateway/gateway.js'
+import { PieceClient } from '../gateway/piece-client.js'
+import type { Logger } from '../util/logger.js'
+import { CoordinatorApi } from './api.js'
+import { CoordinatorBroker } from './broker.js'
+import { DEFAULT_ACCOUNT, Keyring } from './keyring.js'
+import { NodeRegistry, OFFLINE_AFTER_MS } from './registry.js'
+
+/** Default API port (DESIGN.md's local network contract). */
+export const DEFAULT_COORDINATOR_PORT = 7070
+
+export interface CoordinatorInit {
+  /** Where the identity, master key and (by default) the SQLite metadata live. */
+  dataDir: string
+  host?: string
+  port?: number
+  /** `sqlite:PATH` or `postgres://…`; default sqlite under dataDir. */
+  metadataUrl?: string
+  offlineAfterMs?: number
+  segmentSize?: number
+}
+
+export class Coordinator {
+  readonly #init: CoordinatorInit
+  readonly #logger: Logger
+  #metadata: MetadataStore | undefined
+  #registry: NodeRegistry | undefined
+  #api: CoordinatorApi | undefined
+  #pieces: PieceClient | undefined
+  #identity: Identity | undefined
+  #url = ''
+
+  constructor (init: CoordinatorInit, components: { logger: Logger }) {
+    this.#init = init
+    this.#logger = components.logger
+  }
+
+  get url (): string { return this.#url }
+  get id (): string { return this.#identity?.id ?? '' }
+  get publicKey (): string { return this.#identity?.publicKey ?? '' }
+
+  /** Opens everything and starts serving. Throws (and cleans up) when any part fails to start. */
+  async start (): Promise<void> {
+    const dataDir = resolve(this.#init.dataDir)
+    await mkdir(dataDir, { recursive: true })
+    try {
+      const identity = this.#identity = await Identity.loadOrCreate(dataDir)
+      const metadata = this.#metadata = await openMetadataStore(this.#init.metadataUrl ?? `sqlite:${join(dataDir, 'metadata.db')}`)
+      await metadata.migrate()
+      const keyring = await Keyring.open(dataDir, metadata)
+      await keyring.ensureAccount(DEFAULT_ACCOUNT)
+      const registry = this.#registry = new NodeRegistry({ offlineAfterMs: this.#init.offlineAfterMs ?? OFFLINE_AFTER_MS }, { metadata, logger: this.#logger.child('registry') })
+      await registry.start()
+      const broker = new CoordinatorBroker({ registry, coordinator: identity, gateway: identity, logger: this.#logger.child('broker') })
+      const pieces = this.#pieces = new PieceClient()
+      const codecs = new Map<string, ErasureCodec>()
+      const codec = (k: number, m: number): ErasureCodec => {
+        let c = codecs.get(`${k}+${m}`)
+        if (c === undefined) codecs.set(`${k}+${m}`, c = createCodec(k, m))
+        return c
+      }
+      const gateway = new Gateway({ segmentSize: this.#init.segmentSize }, {
+        metadata, broker, pieces, codec, ownerSecret: async (id) => await keyring.ownerSecret(id), logger: this.#logger.child('gateway')
+      })
+      this.#api = new CoordinatorApi({ host: this.#init.host ?? '127.0.0.1', port: this.#init.port ?? DEFAULT_COORDINATOR_PORT },
+        { identity, metadata, registry, gateway, keyring, logger: this.#logger.child('api') })
+      this.#url = await this.#api.start()
+      this.#logger.info('coordinator started', { id: identity.id, url: this.#url })
+    } catch (err) {
+      await this.stop()
+      throw err
+    }
+  }
+
+  /** Stops serving and closes the metadata store; safe to call twice. */
+  async stop (): Promise<void> {
+    await this.#api?.stop()
+    this.#api = undefined
+    this.#registry?.stop()
+    this.#registry = undefined
+    this.#pieces?.close()
+    this.#pieces = undefined
+    await this.#metadata?.close()
+    this.#metadata = undefined
+  }
+}

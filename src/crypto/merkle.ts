@@ -1,0 +1,118 @@
+/**
+ * Piece hashes: an RFC 9162 (section 2.1.1) Merkle Tree Hash over fixed-size blocks of the piece.
+ * One root serves both purposes the design needs: download verification (recompute while streaming)
+ * and audits (a node proves it holds block i with the block and its Merkle path, a few KiB, instead
+ * of sending the whole piece).
+ */
+import { createHash } from 'node:crypto'
+
+/**
+ * Block size of the piece Merkle tree. 8 KiB keeps an audit response at a few KiB plus a path of
+ * ~11 hashes for a 16 MiB piece, while hashing still runs at ~1.5 GB/s here (4 KiB blocks: 1.2 GB/s,
+ * 64 KiB: 2.0 GB/s — measured with node:crypto sha256 on the dev machine).
+ */
+export const MERKLE_BLOCK_SIZE = 8 * 1024
+
+const LEAF_PREFIX = Buffer.from([0])
+const NODE_PREFIX = Buffer.from([1])
+
+/** RFC 9162 leaf hash: SHA-256(0x00 || data). */
+export function leafHash (data: Uint8Array): Buffer {
+  return createHash('sha256').update(LEAF_PREFIX).update(data).digest()
+}
+
+/** RFC 9162 interior node hash: SHA-256(0x01 || left || right). */
+export function nodeHash (left: Uint8Array, right: Uint8Array): Buffer {
+  return createHash('sha256').update(NODE_PREFIX).update(left).update(right).digest()
+}
+
+/** Merkle Tree Hash of a list of leaves (each leaf's data, not its hash), as RFC 9162 defines it. */
+export function merkleRoot (leaves: readonly Uint8Array[]): Buffer {
+  const hasher = new MerkleHasher()
+  for (const leaf of leaves) hasher.addLeafHash(leafHash(leaf))
+  return hasher.root()
+}
+
+/**
+ * Streaming Merkle Tree Hash over fixed-size blocks: `update` any chunking of the bytes, `digest` at the
+ * end. Keeps O(log n) hashes (a stack of perfect subtrees), so a piece of any size hashes in bounded memory.
+ */
+export class MerkleHasher {
+  readonly #blockSize: number
+  /** Perfect subtree roots; #heights[i] is log2 of the leaf count under #stack[i]. Heights strictly decrease. */
+  readonly #stack: Buffer[] = []
+  readonly #heights: number[] = []
+  #partial: Buffer
+  #partialLength = 0
+  #length = 0
+  #leaves = 0
+
+  constructor (blockSize: number = MERKLE_BLOCK_SIZE) {
+    if (!Number.isSafeInteger(blockSize) || blockSize <= 0) throw new RangeError('block size must be a positive integer')
+    this.#blockSize = blockSize
+    this.#partial = Buffer.allocUnsafe(blockSize)
+  }
+
+  /** Bytes hashed so far. */
+  get length (): number {
+    return this.#length
+  }
+
+  /** Feeds bytes; blocks are cut at fixed offsets whatever the chunking. */
+  update (chunk: Uint8Array): this {
+    this.#length += chunk.length
+    let offset = 0
+    if (this.#partialLength > 0) {
+      const take = Math.min(chunk.length, this.#blockSize - this.#partialLength)
+      this.#partial.set(chunk.subarray(0, take), this.#partialLength)
+      this.#partialLength += take
+      offset = take
+      if (this.#partialLength === this.#blockSize) {
+        this.addLeafHash(leafHash(this.#partial))
+        this.#partialLength = 0
+      }
+    }
+    while (chunk.length - offset >= this.#blockSize) {
+      this.addLeafHash(leafHash(chunk.subarray(offset, offset + this.#blockSize)))
+      offset += this.#blockSize
+    }
+    if (offset < chunk.length) {
+      this.#partial.set(chunk.subarray(offset), 0)
+      this.#partialLength = chunk.length - offset
+    }
+    return this
+  }
+
+  /** Appends an already computed leaf hash (for callers that hash leaves themselves). */
+  addLeafHash (hash: Buffer): void {
+    this.#leaves++
+    let h = hash
+    let height = 0
+    while (this.#heights.length > 0 && this.#heights[this.#heights.length - 1] === height) {
+      this.#heights.pop()
+      h = nodeHash(this.#stack.pop()!, h)
+      height++
+    }
+    this.#stack.push(h)
+    this.#heights.push(height)
+  }
+
+  /** The root over everything fed so far (a trailing partial block is its own, shorter leaf). */
+  root (): Buffer {
+    if (this.#partialLength > 0) {
+      this.addLeafHash(leafHash(this.#partial.subarray(0, this.#partialLength)))
+      this.#partialLength = 0
+    }
+    if (this.#stack.length === 0) return createHash('sha256').digest() // RFC 9162: MTH({}) = SHA-256()
+    // RFC 9162 splits at the largest power of two below n, so the tree is the perfect subtrees of the
+    // stack joined from the right.
+    let acc = this.#stack[this.#stack.length - 1]
+    for (let i = this.#stack.length - 2; i >= 0; i--) acc = nodeHash(this.#stack[i], acc)
+    return acc
+  }
+
+  /** The root as hex. */
+  digest (): string {
+    return this.root().toString('hex')
+  }
+}

@@ -1,0 +1,257 @@
+/**
+ * The data path: object writes and reads over segments, with bounded memory for any object size.
+ * Write: chunk the body into segments (reading segment i+1 while segment i goes out), store each
+ * through writeSegment, then commit the object in one metadata transaction. Read: fetch segments in
+ * order (segment i+1 is fetched while segment i is streamed out), slicing to the requested range.
+ * Objects up to INLINE_THRESHOLD bytes are sealed and kept inline in the metadata.
+ */
+import { createHash, randomBytes } from 'node:crypto'
+import { deriveObjectKey, newSalt, openSegment, sealSegment } from '../crypto/seal.js'
+import type { ErasureCodec } from '../erasure/index.js'
+import type { BucketRecord, MetadataStore, ObjectRecord, SegmentRecord } from '../metadata/metadata-store.js'
+import type { Logger } from '../util/logger.js'
+import { parseBucketSettings } from './bucket-settings.js'
+import type { PieceBroker } from './broker.js'
+import { IncompleteBodyError, InvalidRangeError, NoSuchObjectError } from './errors.js'
+import type { PieceClient } from './piece-client.js'
+import { writeSegment } from './segment-writer.js'
+import { readSegment } from './segment-reader.js'
+
+/** Default segment size (DESIGN.md): large enough for throughput, small enough to bound memory to a few segments. */
+export const DEFAULT_SEGMENT_SIZE = 64 * 1024 * 1024
+/** Objects up to this size are stored inline in metadata (encrypted): a piece fan-out would cost more than it protects. */
+export const INLINE_THRESHOLD = 4 * 1024
+
+export interface GatewayInit {
+  segmentSize?: number
+  inlineThreshold?: number
+}
+
+export interface GatewayComponents {
+  readonly metadata: MetadataStore
+  readonly broker: PieceBroker
+  readonly pieces: PieceClient
+  readonly codec: (k: number, m: number) => ErasureCodec
+  /** The bucket owner's secret, from which object keys are derived. */
+  readonly ownerSecret: (ownerId: string) => Promise<Buffer>
+  readonly logger: Logger
+}
+
+export interface PutRequest {
+  readonly bucket: BucketRecord
+  readonly key: string
+  readonly body: AsyncIterable<Uint8Array>
+  /** When known (Content-Length), a body of another length fails the write. */
+  readonly expectedSize?: number
+  readonly contentType?: string
+  readonly userMetadata?: Record<string, string>
+  readonly signal?: AbortSignal
+}
+
+export interface PutResult {
+  readonly object: ObjectRecord
+  readonly underPlacedSegments: number
+  readonly replaced: ObjectRecord | undefined
+}
+
+export interface ByteRange {
+  /** First byte, inclusive. */
+  readonly start: number
+  /** Last byte, exclusive. */
+  readonly end: number
+}
+
+export interface GetResult {
+  readonly object: ObjectRecord
+  readonly range: ByteRange
+  readonly body: AsyncIterable<Buffer>
+}
+
+export class Gateway {
+  readonly #segmentSize: number
+  readonly #inlineThreshold: number
+  readonly #components: GatewayComponents
+
+  constructor (init: GatewayInit, components: GatewayComponents) {
+    this.#segmentSize = init.segmentSize ?? DEFAULT_SEGMENT_SIZE
+    this.#inlineThreshold = init.inlineThreshold ?? INLINE_THRESHOLD
+    if (!Number.isSafeInteger(this.#segmentSize) || this.#segmentSize < 1024) throw new RangeError('segmentSize must be an integer ≥ 1024')
+    if (this.#inlineThreshold >= this.#segmentSize) throw new RangeError('inlineThreshold must be smaller than segmentSize')
+    this.#components = components
+  }
+
+  /**
+   * Stores an object. Nothing is visible until every segment is stored and the commit transaction
+   * ran; on failure the pending upload is aborted. Throws PlacementError, UploadFailedError,
+   * IncompleteBodyError, or the metadata store's errors.
+   */
+  async putObject (req: PutRequest): Promise<PutResult> {
+    const { metadata, logger } = this.#components
+    const settings = parseBucketSettings(req.bucket.settings)
+    const uploadId = randomBytes(16).toString('hex')
+    const salt = newSalt()
+    const objectKey = deriveObjectKey(await this.#components.ownerSecret(req.bucket.ownerId), salt)
+    const md5 = createHash('md5')
+    let size = 0
+    const body = req.body
+    const counted = (async function * (): AsyncGenerator<Uint8Array> {
+      for await (const chunk of body) {
+        size += chunk.length
+        md5.update(chunk)
+        yield chunk
+      }
+    })()
+    await metadata.beginUpload({ id: uploadId, bucket: req.bucket.name, key: req.key, createdAt: Date.now() })
+    const segments: SegmentRecord[] = []
+    let inline: Buffer | null = null
+    try {
+      const it = segmentsOf(counted, this.#segmentSize)[Symbol.asyncIterator]()
+      let cur = await it.next()
+      let index = 0
+      while (cur.done !== true) {
+        const plaintext = cur.value
+        if (index === 0 && plaintext.length <= this.#inlineThreshold) {
+          inline = sealSegment(objectKey, 0, plaintext)
+          cur = await it.next()
+          break
+        }
+        const nextP = it.next() // read the next segment while this one is stored
+        nextP.catch(() => {})
+        const segment = await writeSegment(this.#components, settings, objectKey, index, plaintext, req.signal)
+        await metadata.addSegment(uploadId, segment)
+        segments.push(segment)
+        index++
+        cur = await nextP
+      }
+      if (req.expectedSize !== undefined && size !== req.expectedSize) {
+        throw new IncompleteBodyError(`body had ${size} bytes but ${req.expectedSize} were declared`)
+      }
+      const object: ObjectRecord = {
+        bucket: req.bucket.name,
+        key: req.key,
+        uploadId,
+        size,
+        segmentCount: segments.length,
+        segmentSize: this.#segmentSize,
+        inlineData: inline,
+        keySalt: salt,
+        contentType: req.contentType ?? 'application/octet-stream',
+        etag: md5.digest('hex'),
+        userMetadata: JSON.stringify(req.userMetadata ?? {}),
+        createdAt: Date.now()
+      }
+      const replaced = await metadata.commitObject(object)
+      if (replaced !== undefined) this.#discard(replaced)
+      const underPlacedSegments = segments.filter((s) => s.underPlaced).length
+      logger.info('stored object', { bucket: object.bucket, key: object.key, size, segments: segments.length, underPlacedSegments })
+      return { object, underPlacedSegments, replaced }
+    } catch (err) {
+      const orphans = await metadata.abortUpload(uploadId).catch(() => segments)
+      this.#deletePieces(orphans)
+      throw err
+    }
+  }
+
+  /** Looks up an object's metadata; throws NoSuchObjectError. */
+  async headObject (bucket: string, key: string): Promise<ObjectRecord> {
+    const object = await this.#components.metadata.getObject(bucket, key)
+    if (object === undefined) throw new NoSuchObjectError(`object ${bucket}/${key} does not exist`)
+    return object
+  }
+
+  /**
+   * Opens an object for reading, optionally a byte range. The body verifies and decrypts as it goes;
+   * iterating it throws ObjectUnavailableError when a segment can't be rebuilt.
+   * Throws NoSuchObjectError, InvalidRangeError.
+   */
+  async getObject (bucket: BucketRecord, key: string, options: { range?: ByteRange, signal?: AbortSignal } = {}): Promise<GetResult> {
+    const object = await this.headObject(bucket.name, key)
+    const range = options.range ?? { start: 0, end: object.size }
+    if (range.start < 0 || range.end > object.size || range.start > range.end || (range.start === range.end && object.size > 0 && options.range !== undefined)) {
+      throw new InvalidRangeError(`range ${range.start}-${range.end - 1} is outside the object's ${object.size} bytes`)
+    }
+    const objectKey = deriveObjectKey(await this.#components.ownerSecret(bucket.ownerId), object.keySalt)
+    if (object.inlineData !== null) {
+      const plain = openSegment(objectKey, 0, object.inlineData)
+      return { object, range, body: (async function * () { yield plain.subarray(range.start, range.end) })() }
+    }
+    const segments = await this.#components.metadata.getSegments(object.uploadId)
+    return { object, range, body: this.#readRange(object, segments, objectKey, range, options.signal) }
+  }
+
+  /** Removes an object (its pieces are deleted in the background); returns it, or undefined if there was none. */
+  async deleteObject (bucket: string, key: string): Promise<ObjectRecord | undefined> {
+    const removed = await this.#components.metadata.deleteObject(bucket, key)
+    if (removed !== undefined) this.#discard(removed)
+    return removed
+  }
+
+  async * #readRange (object: ObjectRecord, segments: SegmentRecord[], objectKey: Buffer, range: ByteRange, signal?: AbortSignal): AsyncGenerator<Buffer> {
+    const S = object.segmentSize
+    const first = Math.floor(range.start / S)
+    const last = range.end === 0 ? -1 : Math.floor((range.end - 1) / S)
+    const cancel = new AbortController()
+    const linked = signal === undefined ? cancel.signal : AbortSignal.any([signal, cancel.signal])
+    const fetch = (i: number): Promise<Buffer> => {
+      const segment = segments[i]
+      if (segment === undefined || segment.index !== i) return Promise.reject(new IncompleteBodyError(`object ${object.bucket}/${object.key} is missing segment ${i} in metadata`))
+      return readSegment(this.#components, segment, objectKey, linked)
+    }
+    let pending: Promise<Buffer> | undefined = first <= last ? fetch(first) : undefined
+    try {
+      for (let i = first; i <= last; i++) {
+        const current = pending!
+        pending = i < last ? fetch(i + 1) : undefined
+        pending?.catch(() => {})
+        const plain = await current
+        const segStart = i * S
+        yield plain.subarray(Math.max(0, range.start - segStart), Math.min(plain.length, range.end - segStart))
+      }
+    } finally {
+      cancel.abort()
+    }
+  }
+
+  #discard (object: ObjectRecord): void {
+    if (object.segmentCount === 0) return
+    this.#components.metadata.getSegments(object.uploadId).then((segments) => { this.#deletePieces(segments) }, () => {})
+  }
+
+  /** Best effort: pieces a node keeps anyway are collected by garbage collection later. */
+  #deletePieces (segments: SegmentRecord[]): void {
+    const { broker, pieces, logger } = this.#components
+    void (async () => {
+      for (const segment of segments) {
+        const grants = await broker.planDownload(segment, 'delete')
+        await Promise.allSettled(grants.filter((g) => g.online).map(async (g) => { await pieces.delete(g) }))
+      }
+    })().catch((err) => { logger.debug('piece deletion incomplete; garbage collection will finish it', { error: err }) })
+  }
+}
+
+/**
+ * Cuts a byte stream into segments of `size` bytes (the last may be shorter; an empty stream gives one
+ * empty segment). Holds at most one segment's worth of chunks; small bodies allocate only what they use.
+ */
+export async function * segmentsOf (source: AsyncIterable<Uint8Array>, size: number): AsyncGenerator<Buffer> {
+  let parts: Buffer[] = []
+  let fill = 0
+  let yielded = false
+  for await (const chunk of source) {
+    let c = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length)
+    while (fill + c.length >= size) {
+      const take = size - fill
+      parts.push(c.subarray(0, take))
+      yield Buffer.concat(parts, size)
+      yielded = true
+      parts = []
+      fill = 0
+      c = c.subarray(take)
+    }
+    if (c.length > 0) {
+      parts.push(c)
+      fill += c.length
+    }
+  }
+  if (fill > 0 || !yielded) yield Buffer.concat(parts, fill)
+}

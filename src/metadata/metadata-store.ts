@@ -1,0 +1,183 @@
+/**
+ * The metadata contract: nodes, accounts, buckets, uploads, objects, segments and pieces, in SQL.
+ * Implementations: SQLite (embedded default) and PostgreSQL, over one kysely schema and one set of
+ * migrations; both must pass test/metadata/conformance.ts.
+ *
+ * Visibility rule: an object is visible only once `commitObject` has run, which makes every segment of
+ * its upload visible at once, in one transaction. Segments of uncommitted uploads are never returned by
+ * object reads.
+ *
+ * Sizes are JavaScript numbers (safe up to 2^53 bytes); stored as 64-bit integers.
+ */
+
+export interface NodeRecord {
+  readonly id: string
+  /** ed25519 public key, SPKI DER, base64. */
+  readonly publicKey: string
+  readonly url: string
+  readonly provider: string
+  readonly region: string
+  readonly operator: string
+  readonly subnet: string
+  readonly country: string
+  readonly capacityBytes: number
+  readonly usedBytes: number
+  readonly freeBytes: number
+  /** Milliseconds since the epoch. */
+  readonly firstSeen: number
+  readonly lastSeen: number
+}
+
+export interface AccountRecord {
+  readonly id: string
+  readonly name: string
+  /** The owner's secret, sealed with the coordinator's master key (never stored in the clear). */
+  readonly sealedSecret: Uint8Array
+  readonly createdAt: number
+}
+
+export interface BucketRecord {
+  readonly name: string
+  readonly ownerId: string
+  readonly createdAt: number
+  /** JSON text of the bucket's settings (placement policy, redundancy, under-placement behaviour). */
+  readonly settings: string
+}
+
+export type UploadState = 'pending' | 'committed' | 'aborted'
+
+export interface UploadRecord {
+  readonly id: string
+  readonly bucket: string
+  readonly key: string
+  readonly createdAt: number
+  readonly state: UploadState
+}
+
+export interface PieceRecord {
+  readonly pieceIndex: number
+  readonly nodeId: string
+  readonly pieceId: string
+  readonly size: number
+  /** Merkle root of the piece's blocks, hex. */
+  readonly hash: string
+}
+
+export interface SegmentRecord {
+  readonly index: number
+  /** Plaintext bytes in this segment. */
+  readonly plainSize: number
+  /** Ciphertext bytes (plaintext + auth tag) before padding into shards. */
+  readonly encryptedSize: number
+  readonly shardSize: number
+  readonly k: number
+  readonly m: number
+  /** True when the segment was written under a weaker placement than its policy asks. */
+  readonly underPlaced: boolean
+  /** Why it is under-placed (empty otherwise). */
+  readonly placementNote: string
+  readonly pieces: readonly PieceRecord[]
+}
+
+export interface ObjectRecord {
+  readonly bucket: string
+  readonly key: string
+  /** The upload that wrote it; its segments belong to this id. */
+  readonly uploadId: string
+  readonly size: number
+  readonly segmentCount: number
+  readonly segmentSize: number
+  /** Encrypted bytes of a small object stored inline (segmentCount is then 0). */
+  readonly inlineData: Uint8Array | null
+  /** Salt from which the per-object key is derived. */
+  readonly keySalt: Uint8Array
+  readonly contentType: string
+  readonly etag: string
+  /** JSON text of user metadata. */
+  readonly userMetadata: string
+  readonly createdAt: number
+}
+
+export interface ListObjectsOptions {
+  readonly prefix?: string
+  /** Return keys strictly greater than this. */
+  readonly startAfter?: string
+  /** At most this many rows (default 1000). */
+  readonly limit?: number
+}
+
+export interface MetadataStats {
+  readonly objects: number
+  readonly bytes: number
+  readonly segments: number
+  readonly underPlacedSegments: number
+  /** Pieces of committed objects per node id. */
+  readonly piecesPerNode: ReadonlyMap<string, { pieces: number, bytes: number }>
+}
+
+export interface MetadataStore {
+  /** Creates or upgrades the schema; safe to call on every start. */
+  migrate(): Promise<void>
+  /** Closes connections; safe to call twice. */
+  close(): Promise<void>
+
+  /** Inserts the node, or updates every field but firstSeen (kept from its first registration). */
+  upsertNode(node: NodeRecord): Promise<void>
+  getNode(id: string): Promise<NodeRecord | undefined>
+  /** Every node, sorted by id. */
+  listNodes(): Promise<NodeRecord[]>
+
+  /** Throws AlreadyExistsError when the id or the name is taken. */
+  createAccount(account: AccountRecord): Promise<void>
+  getAccount(id: string): Promise<AccountRecord | undefined>
+  getAccountByName(name: string): Promise<AccountRecord | undefined>
+
+  /** Throws AlreadyExistsError when the bucket exists. */
+  createBucket(bucket: BucketRecord): Promise<void>
+  getBucket(name: string): Promise<BucketRecord | undefined>
+  /** Sorted by name; only the owner's buckets when ownerId is given. */
+  listBuckets(ownerId?: string): Promise<BucketRecord[]>
+  /** Throws NotFoundError when missing, BucketNotEmptyError when it holds objects. */
+  deleteBucket(name: string): Promise<void>
+
+  /** Records a pending upload. Throws NotFoundError when the bucket does not exist, AlreadyExistsError when the id is taken. */
+  beginUpload(upload: Omit<UploadRecord, 'state'>): Promise<void>
+  getUpload(id: string): Promise<UploadRecord | undefined>
+  /** Stores one finished segment of a pending upload (invisible until commit). Throws NotFoundError / UploadStateError. */
+  addSegment(uploadId: string, segment: SegmentRecord): Promise<void>
+  /**
+   * In one transaction: checks that the upload is pending, marks it committed and makes `object` the
+   * visible version of bucket/key (replacing any previous one, which is returned so its pieces can be
+   * collected). Throws UploadStateError when the upload is not pending, NotFoundError when the bucket is gone.
+   */
+  commitObject(object: ObjectRecord): Promise<ObjectRecord | undefined>
+  /**
+   * Marks a pending upload aborted and returns its segments (their pieces are garbage).
+   * Throws NotFoundError when the upload does not exist, UploadStateError when it is not pending.
+   */
+  abortUpload(id: string): Promise<SegmentRecord[]>
+  /**
+   * Forgets an upload that is no longer visible (aborted, or committed and since replaced or deleted)
+   * together with its segments and pieces; garbage collection calls it once those pieces are deleted
+   * from the nodes. Throws NotFoundError when the upload does not exist, UploadStateError when it is
+   * pending or is still the visible version of its object.
+   */
+  purgeUpload(id: string): Promise<void>
+
+  getObject(bucket: string, key: string): Promise<ObjectRecord | undefined>
+  /**
+   * Segments of a committed upload, in index order, each with its pieces in piece order. Empty for a
+   * pending, aborted or unknown upload. A committed upload whose object was since replaced or deleted
+   * still answers (until purgeUpload), so reads in flight finish and GC can find the old pieces.
+   */
+  getSegments(uploadId: string): Promise<SegmentRecord[]>
+  /**
+   * Keys in byte order (binary collation on both dialects). A prefix is a plain string (% and _ are not
+   * wildcards). Throws InvalidArgumentError when limit is not a non-negative integer.
+   */
+  listObjects(bucket: string, options?: ListObjectsOptions): Promise<ObjectRecord[]>
+  /** Removes the visible object and returns it (undefined when there was none). */
+  deleteObject(bucket: string, key: string): Promise<ObjectRecord | undefined>
+
+  stats(): Promise<MetadataStats>
+}
