@@ -36,12 +36,14 @@ function program (setCode: (code: number) => void): Command {
     .option('--nodes <n>', 'number of node agents', '9')
     .option('--port <port>', 'coordinator port (nodes use port+31…; 0 = any free ports)', '7070')
     .option('--capacity <size>', 'capacity each node offers', '10GiB')
-    .action(act(async (_o, cmd: Command) => { const o = cmd.optsWithGlobals(); return await runUp({ dir: o.dir, nodes: o.nodes, port: o.port, capacity: o.capacity, json: o.json }) }))
+    .option('--segment-size <size>', 'segment size of new objects', '64MiB')
+    .action(act(async (_o, cmd: Command) => { const o = cmd.optsWithGlobals(); return await runUp({ dir: o.dir, nodes: o.nodes, port: o.port, capacity: o.capacity, segmentSize: o.segmentSize, json: o.json }) }))
 
   p.command('coordinator').description('run a coordinator (registry, placement, metadata, order limits, gateway, API)')
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
     .option('--port <port>', 'API port (0 = any free port)', '7070')
     .option('--metadata <url>', 'metadata store: sqlite:PATH or postgres://… (default: SQLite in --dir)')
+    .option('--segment-size <size>', 'segment size of new objects', '64MiB')
     .addOption(new Option('--exit-with-parent <pid>').hideHelp())
     .action(act(async (_o, cmd: Command) => await runCoordinator(cmd.optsWithGlobals())))
 

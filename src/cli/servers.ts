@@ -13,6 +13,7 @@ export interface CoordinatorOptions {
   host: string
   port: string
   metadata?: string
+  segmentSize?: string
   json?: boolean
   exitWithParent?: string
 }
@@ -23,7 +24,8 @@ export async function runCoordinator (opts: CoordinatorOptions): Promise<number>
     dataDir: resolve(opts.dir),
     host: opts.host,
     port: parsePort(opts.port),
-    metadataUrl: opts.metadata
+    metadataUrl: opts.metadata,
+    segmentSize: opts.segmentSize === undefined ? undefined : parseBytes(opts.segmentSize)
   }, { logger })
   await coordinator.start()
   ready(opts.json === true, { event: 'ready', role: 'coordinator', id: coordinator.id, publicKey: coordinator.publicKey, url: coordinator.url, pid: process.pid },

@@ -34,6 +34,7 @@ export interface UpOptions {
   nodes: string
   port: string
   capacity: string
+  segmentSize?: string
   json?: boolean
 }
 
@@ -77,7 +78,8 @@ export async function runUp (opts: UpOptions): Promise<number> {
   try {
     say(`Starting a local Shoal network in ${dir} …`)
     const coord = await start(children, join(dir, 'logs', 'coordinator.log'),
-      ['coordinator', '--dir', join(dir, 'coordinator'), '--port', String(port), '--json', '--exit-with-parent', String(process.pid)])
+      ['coordinator', '--dir', join(dir, 'coordinator'), '--port', String(port), '--segment-size', opts.segmentSize ?? '64MiB',
+        '--json', '--exit-with-parent', String(process.pid)])
     const coordinatorUrl = coord.url as string
     const nodes: NetworkNode[] = []
     const starting = []

@@ -38,14 +38,19 @@ export interface PlacementRequest {
   readonly k: number
   /** Pieces that must be placed under the policy (k + m). */
   readonly total: number
-  /** Extra pieces uploaded only to cut the long tail; placed after the others, best spread first. */
+  /**
+   * Extra pieces uploaded only to cut the long tail; placed after the others, on the values holding
+   * fewest pieces, weighted by free space. They are not held to the policy's caps.
+   */
   readonly spares: number
   /** Bytes each piece will take; nodes with less free space are skipped. */
   readonly pieceBytes: number
   readonly policy: PlacementPolicy
   /**
    * 'strict' throws PlacementError when the policy can't be met; 'best-effort' returns the strongest
-   * placement still possible and lists what it could not meet in `unmet`.
+   * placement still possible and lists what it could not meet in `unmet`: as many dimensions met as
+   * possible (later-listed ones are given up first), the given-up ones spread as evenly as the network
+   * allows. Both modes throw when fewer than `total` nodes have room, or when total − k − margin < 1.
    */
   readonly mode: 'strict' | 'best-effort'
 }

@@ -10,6 +10,7 @@
  *    those whose values currently hold the fewest pieces (summed over the dimensions), so the spread
  *    is even; among them it samples two and takes the one with more free space ("power of two
  *    choices"). A few attempts, since an unlucky early pick can paint a later step into a corner.
+ *    Cost O(total × nodes × dimensions) per attempt: a few milliseconds for 10,000 nodes.
  * 3. Exact fallback: nodes with the same labels over the constrained dimensions are interchangeable, so
  *    they are grouped into classes. With up to two constrained dimensions a maximum flow answers
  *    exactly; with more, maximum flows on every pair rule out most impossible cases and a
@@ -168,7 +169,9 @@ function createContext (
       of[i] = id
       sizes[id] = (sizes[id] ?? 0) + 1
     })
-    values.set(d, { of, count: ids.size, largest: Math.max(0, ...sizes) })
+    let largest = 0
+    for (const size of sizes) largest = Math.max(largest, size)
+    values.set(d, { of, count: ids.size, largest })
   }
   return {
     nodes,
@@ -188,22 +191,27 @@ function valuesOf (ctx: Context, dimension: Dimension): { readonly of: Int32Arra
 }
 
 /**
- * Can `total` nodes be placed under these limits? A maximum-flow screen first (cheap, and exact for
- * up to two constrained dimensions), so that impossible questions don't cost greedy attempts; then
- * the greedy, which spreads best; then the exact answer.
+ * Can `total` nodes be placed under these limits? One greedy attempt first (it succeeds on almost
+ * every real question, and spreads best); then a maximum-flow screen (exact for up to two
+ * constrained dimensions), so that impossible questions don't cost further attempts; then the other
+ * greedy attempts; then the exact answer. Answers are remembered for the rest of the call.
  */
 function place (ctx: Context, limits: readonly Limit[]): Outcome {
   const key = limits.map(l => `${l.dimension}:${l.cap}`).join(',')
   const known = ctx.answers.get(key)
   if (known !== undefined) return known
-  const problem = classify(ctx, limits)
-  const screened = screen(ctx, problem)
-  let outcome: Outcome | undefined = screened === 'infeasible' ? { kind: 'infeasible' } : undefined
-  for (let attempt = 0; attempt < ctx.greedyAttempts && outcome === undefined; attempt++) {
+  const tryGreedy = (): Outcome | undefined => {
     const nodes = greedy(ctx, limits)
-    if (nodes !== undefined) outcome = { kind: 'placed', nodes }
+    return nodes === undefined ? undefined : { kind: 'placed', nodes }
   }
-  outcome ??= exact(ctx, problem, screened === 'infeasible' ? undefined : screened)
+  let outcome = ctx.greedyAttempts > 0 ? tryGreedy() : undefined
+  if (outcome === undefined) {
+    const problem = classify(ctx, limits)
+    const screened = screen(ctx, problem)
+    if (screened === 'infeasible') outcome = { kind: 'infeasible' }
+    for (let attempt = 1; attempt < ctx.greedyAttempts && outcome === undefined; attempt++) outcome = tryGreedy()
+    outcome ??= exact(ctx, problem, screened === 'infeasible' ? undefined : screened)
+  }
   ctx.answers.set(key, outcome)
   return outcome
 }
@@ -424,7 +432,11 @@ function flowTake (
   let flow = 0
   while (flow < ctx.total && bfs()) {
     cursor.set(head)
-    for (let f = push(source, ctx.total - flow); f > 0 && flow < ctx.total; f = push(source, ctx.total - flow)) flow += f
+    while (flow < ctx.total) {
+      const pushed = push(source, ctx.total - flow)
+      if (pushed === 0) break
+      flow += pushed
+    }
   }
   if (flow < ctx.total) return undefined
   // The flow on a class's edge is the residual capacity of its reverse edge.
