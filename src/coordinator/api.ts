@@ -18,6 +18,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { PassThrough } from 'node:stream'
 import type { Identity } from '../crypto/identity.js'
 import type { BucketRecord, MetadataStore, ObjectRecord } from '../metadata/metadata-store.js'
 import { HEARTBEAT_PATH, IDENTITY_PATH, SIGNATURE_HEADER, type HeartbeatReply } from '../node/protocol.js'
@@ -33,6 +34,10 @@ import { validateBucketName, validateObjectKey } from './names.js'
 
 /** Largest heartbeat or settings body accepted. */
 const SMALL_BODY_LIMIT = 64 * 1024
+/** A refused upload with at most this much body left is read to its end so the client sees the error reply. */
+const DRAIN_LIMIT = 64 * 1024 * 1024
+/** Bytes buffered between an upload's socket and the gateway (1 MiB: a few socket reads). */
+const BODY_BUFFER = 1024 * 1024
 /** Most keys one list call returns. */
 export const MAX_LIST_LIMIT = 1000
 
@@ -175,10 +180,15 @@ export class CoordinatorApi {
       const declared = req.headers['content-length']
       const expectedSize = declared === undefined ? undefined : parseLength(declared)
       const signal = abortOnClose(req, res)
+      // The gateway reads through a pass-through, so that when it stops early (a refused write) the
+      // request can be unpiped and drained, and the error handler can still answer on this connection.
+      const body = new PassThrough({ highWaterMark: BODY_BUFFER })
+      req.pipe(body)
+      req.once('error', (err) => { body.destroy(err) })
       const result = await gateway.putObject({
         bucket,
         key,
-        body: req,
+        body,
         expectedSize,
         contentType: headerText(req.headers['content-type']),
         userMetadata: userMetadataOf(req),
@@ -300,9 +310,22 @@ export class CoordinatorApi {
     else this.#c.logger.debug('request refused', { method: req.method, url: req.url, status, error: e })
     if (res.headersSent) { res.destroy(); return }
     const message = status === 500 ? 'internal error; see the coordinator log' : e.message
-    sendJson(res, status, { error: { name: status === 500 ? 'InternalError' : e.name, message } })
-    // An upload refused before its body was read: don't read gigabytes just to discard them.
-    if (!req.complete) res.once('finish', () => { req.destroy() })
+    const reply = (): void => { if (!res.destroyed && !res.headersSent) sendJson(res, status, { error: { name: status === 500 ? 'InternalError' : e.name, message } }) }
+    // A request refused before its body was read: clients only see the answer once they finished
+    // sending, so read (and discard) a small remainder first; for a large one, answer and hang up.
+    const remaining = Number(req.headers['content-length'] ?? 0) - req.socket.bytesRead
+    if (req.complete || req.destroyed) {
+      reply()
+    } else if (remaining <= DRAIN_LIMIT) {
+      req.unpipe()
+      req.once('end', reply)
+      req.once('close', reply)
+      req.resume()
+    } else {
+      res.setHeader('connection', 'close')
+      reply()
+      res.once('finish', () => { req.destroy() })
+    }
   }
 }
 

@@ -258,7 +258,9 @@ export class FilePieceStore implements PieceStore {
       throw err
     } finally {
       this.#inflightBytes -= reserved
-      if (!iteratorDone) await Promise.resolve(iterator.return?.()).catch(() => {})
+      // Not awaited: an async generator stuck awaiting its own input (a stalled client) only settles
+      // return() once it resumes, which may be never.
+      if (!iteratorDone) Promise.resolve(iterator.return?.()).catch(() => {})
       if (fh !== undefined) await fh.close().catch(() => {})
       await rm(tmp, { force: true }).catch((err: unknown) => { this.#log.warn('could not remove temp file', { tmp, err }) })
     }
