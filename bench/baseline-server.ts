@@ -46,9 +46,10 @@ async function main (): Promise<void> {
   const stop = (): void => {
     if (stopping) return
     stopping = true
+    // stdin is still open (that is how we notice the parent going away): drop it, or the loop stays alive.
+    process.stdin.destroy()
     server.close()
     server.closeAllConnections()
-    process.exitCode = 0
   }
   process.once('SIGINT', stop)
   process.once('SIGTERM', stop)

@@ -114,8 +114,10 @@ class Cleanup {
     this.#running ??= (async () => {
       while (this.#actions.length > 0) {
         const action = this.#actions.pop()!
+        const start = Date.now()
         try {
           await action.run()
+          log(`bench: ${action.what}: done in ${((Date.now() - start) / 1000).toFixed(1)} s`)
         } catch (err) {
           log(`bench: cleanup "${action.what}" failed: ${(err as Error).message}`)
         }
@@ -264,9 +266,9 @@ async function simpleRequest (method: string, url: string): Promise<{ status: nu
  * returns the seconds from the first byte sent to the end of the reply. Throws HttpStatusError unless
  * the reply's status is `expected`.
  */
-async function timedPut (url: string, data: Buffer, expected: number): Promise<number> {
+async function timedPut (url: string, data: Buffer, expected: number, signal: AbortSignal): Promise<number> {
   const start = process.hrtime.bigint()
-  const req = request(url, { method: 'PUT', headers: { 'content-type': 'application/octet-stream', 'content-length': data.length } })
+  const req = request(url, { method: 'PUT', headers: { 'content-type': 'application/octet-stream', 'content-length': data.length }, signal })
   const response = new Promise<IncomingMessage>((resolve, reject) => { req.once('response', resolve); req.once('error', reject) })
   const stopPump = new AbortController()
   const pump = (async () => {
@@ -288,9 +290,9 @@ async function timedPut (url: string, data: Buffer, expected: number): Promise<n
 }
 
 /** GETs `url`, hashing the body as it streams in; returns the seconds taken and the sha256 and length. */
-async function timedGet (url: string): Promise<{ seconds: number, sha256: string, bytes: number }> {
+async function timedGet (url: string, signal: AbortSignal): Promise<{ seconds: number, sha256: string, bytes: number }> {
   const start = process.hrtime.bigint()
-  const req = request(url, { method: 'GET' })
+  const req = request(url, { method: 'GET', signal })
   req.end()
   const [res] = await once(req, 'response') as [IncomingMessage]
   if (res.statusCode !== 200) throw new HttpStatusError(`GET ${url} → ${String(res.statusCode)}: ${(await readAll(res)).slice(0, 2000)}`)
@@ -370,6 +372,8 @@ interface Results {
   }
   /** CPU-seconds per phase (summed over rounds) for each process; "nodes (sum)" adds every node agent. */
   readonly cpuSeconds: Record<Phase, Record<string, number | undefined>>
+  /** Seconds each phase took, summed over rounds: CPU-seconds over these is the cores each process kept busy. */
+  readonly wallSeconds: Record<Phase, number>
 }
 
 function median (values: number[]): number {
@@ -378,7 +382,7 @@ function median (values: number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
 }
 
-async function runBench (options: Options, cleanup: Cleanup, log: (line: string) => void): Promise<Results> {
+async function runBench (options: Options, cleanup: Cleanup, log: (line: string) => void, signal: AbortSignal): Promise<Results> {
   const size = options.sizeMiB * MiB
   const work = await mkdtemp(join(tmpdir(), 'shoal-bench-'))
   cleanup.add('remove the temporary folder', async () => {
@@ -397,7 +401,7 @@ async function runBench (options: Options, cleanup: Cleanup, log: (line: string)
   try {
     shoal = await startShoal(join(work, 'network'), options.nodes, cleanup)
   } catch (err) {
-    await printLogs(join(work, 'network'), undefined, log)
+    if (!signal.aborted) await printLogs(join(work, 'network'), undefined, log)
     throw err
   }
   const { network } = shoal
@@ -417,10 +421,19 @@ async function runBench (options: Options, cleanup: Cleanup, log: (line: string)
     }
   }
   const mbps: Record<Phase, number[]> = { 'baseline upload': [], 'baseline download': [], 'shoal upload': [], 'shoal download': [] }
+  const wall: Record<Phase, number> = { 'baseline upload': 0, 'baseline download': 0, 'shoal upload': 0, 'shoal download': 0 }
   const measure = async <T>(phase: Phase, operation: () => Promise<T>, seconds: (result: T) => number): Promise<T> => {
+    signal.throwIfAborted()
     const before = snapshot(roles)
-    const result = await operation()
+    let result: T
+    try {
+      result = await operation()
+    } catch (err) {
+      if (err instanceof BenchFailedError || signal.aborted) throw err
+      throw new BenchFailedError(`${phase}, round ${mbps[phase].length + 1}: ${(err as Error).name}: ${(err as Error).message}`, { cause: err })
+    }
     addCpu(phase, cpuDelta(before, snapshot(roles)))
+    wall[phase] += seconds(result)
     mbps[phase].push(size / seconds(result) / 1e6)
     return result
   }
@@ -433,30 +446,33 @@ async function runBench (options: Options, cleanup: Cleanup, log: (line: string)
     for (let round = 1; round <= options.rounds; round++) {
       const name = `object-${round}`
       const baseUrl = `${baseline.url}/${name}`
-      await measure('baseline upload', async () => await timedPut(baseUrl, data, 201), (s) => s)
-      const got = await measure('baseline download', async () => await timedGet(baseUrl), (r) => r.seconds)
+      await measure('baseline upload', async () => await timedPut(baseUrl, data, 201, signal), (s) => s)
+      const got = await measure('baseline download', async () => await timedGet(baseUrl, signal), (r) => r.seconds)
       checkDownload(`baseline round ${round}`, got, expected)
 
       const shoalUrl = `${network.coordinator.url}/api/objects/${bucket}/${name}`
-      await measure('shoal upload', async () => await timedPut(shoalUrl, data, 201), (s) => s)
-      const back = await measure('shoal download', async () => await timedGet(shoalUrl), (r) => r.seconds)
+      await measure('shoal upload', async () => await timedPut(shoalUrl, data, 201, signal), (s) => s)
+      const back = await measure('shoal download', async () => await timedGet(shoalUrl, signal), (r) => r.seconds)
       checkDownload(`shoal round ${round}`, back, expected)
       log(`bench: round ${round}/${options.rounds}: ` + PHASES.map((p) => `${p} ${mbps[p].at(-1)!.toFixed(0)} MB/s`).join(', '))
     }
   } catch (err) {
-    await printLogs(shoal.dir, shoal.stderr(), log)
+    if (!signal.aborted) await printLogs(shoal.dir, shoal.stderr(), log)
     throw err
   }
 
   // The network stops before the codec runs, so the codec has the machine to itself.
-  await cleanup.run(() => {}) // stops shoal up, the baseline server, removes the folder
+  log('bench: stopping `shoal up` and the baseline server …')
+  await cleanup.run(log) // stops shoal up, the baseline server, removes the folder
   for (const pid of roles.map((r) => r.pid)) if (alive(pid)) log(`bench: warning: pid ${pid} still alive after stopping`)
 
+  signal.throwIfAborted()
   log('bench: measuring the erasure codecs …')
   const native = createCodec(4, 2)
   const reference = createCodec(4, 2, { implementation: 'reference' })
   const nativeRuns = []
-  for (let r = 0; r < options.rounds; r++) nativeRuns.push(await measureCodec(native, { shardSize: CODEC_SHARD_BYTES, rounds: NATIVE_CODEC_ROUNDS }))
+  for (let r = 0; r < options.rounds && !signal.aborted; r++) nativeRuns.push(await measureCodec(native, { shardSize: CODEC_SHARD_BYTES, rounds: NATIVE_CODEC_ROUNDS }))
+  signal.throwIfAborted()
   const referenceRun = await measureCodec(reference, { shardSize: CODEC_SHARD_BYTES, rounds: REFERENCE_CODEC_ROUNDS })
 
   const network2 = Object.fromEntries(PHASES.map((p) => [p, { medianMBps: median(mbps[p]), roundsMBps: mbps[p] }])) as Results['network']
@@ -483,7 +499,8 @@ async function runBench (options: Options, cleanup: Cleanup, log: (line: string)
       native: { encodeGBps: median(nativeRuns.map((r) => r.encodeGBps)), decodeGBps: median(nativeRuns.map((r) => r.decodeGBps)) },
       reference: { encodeGBps: referenceRun.encodeGBps, decodeGBps: referenceRun.decodeGBps }
     },
-    cpuSeconds: cpu
+    cpuSeconds: cpu,
+    wallSeconds: wall
   }
 }
 
@@ -524,8 +541,8 @@ function render (r: Results): string {
   const columns = ['bench client', 'baseline server', 'shoal up', 'coordinator', 'nodes (sum)', 'busiest node']
   const s = (v: number | undefined): string => v === undefined ? 'n/a' : v.toFixed(2)
   const cpuRows = [
-    ['CPU-seconds (all rounds)', ...columns],
-    ...PHASES.map((p) => [p, ...columns.map((c) => s(r.cpuSeconds[p][c]))])
+    ['CPU-seconds (all rounds)', 'wall s', ...columns],
+    ...PHASES.map((p) => [p, r.wallSeconds[p].toFixed(2), ...columns.map((c) => s(r.cpuSeconds[p][c]))])
   ]
   const perRound = PHASES.map((p) => `  ${p.padEnd(18)} ${n[p].roundsMBps.map((v) => v.toFixed(0)).join(' / ')} MB/s`).join('\n')
   return [
@@ -550,9 +567,11 @@ async function main (): Promise<number> {
   const err = (line: string): void => { process.stderr.write(line + '\n') }
   const progress = options.json ? () => {} : err
   const cleanup = new Cleanup()
+  const abort = new AbortController()
   const interrupted = new Promise<number>((resolve) => {
     const onSignal = (signal: NodeJS.Signals): void => {
       err(`bench: ${signal}, stopping every process …`)
+      abort.abort(new BenchFailedError(`interrupted by ${signal}`))
       cleanup.run(err).finally(() => { resolve(130) })
     }
     process.once('SIGINT', onSignal)
@@ -562,12 +581,13 @@ async function main (): Promise<number> {
 
   const work = (async (): Promise<number> => {
     try {
-      const results = await runBench(options, cleanup, progress)
+      const results = await runBench(options, cleanup, progress, abort.signal)
       await mkdir(join(ROOT, 'bench', 'results'), { recursive: true })
       await writeFile(RESULTS_FILE, JSON.stringify(results, null, 2) + '\n')
       process.stdout.write(options.json ? JSON.stringify(results) + '\n' : render(results) + '\n')
       return 0
     } catch (e) {
+      if (abort.signal.aborted) return 130
       err(`bench: FAILED: ${(e as Error).name}: ${(e as Error).message}`)
       if ((e as Error).cause !== undefined) err(`  cause: ${String((e as Error).cause)}`)
       return 1

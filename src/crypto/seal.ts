@@ -38,18 +38,23 @@ function segmentNonce (index: number): Buffer {
 }
 
 /**
- * Encrypts segment `index` of an object into `out` (which must have room for plaintext + TAG_BYTES)
- * and returns the number of bytes written. Writing into a caller's buffer lets the uploader encrypt
- * straight into the erasure coder's data shards.
+ * Encrypts segment `index` of an object into `out` (which must have room for the plaintext + TAG_BYTES)
+ * and returns the number of bytes written. The plaintext may come as several parts (the chunks it
+ * arrived in), so that the uploader encrypts straight into the erasure coder's data shards without
+ * first joining the segment into one buffer.
  */
-export function sealSegmentInto (key: Uint8Array, index: number, plaintext: Uint8Array, out: Buffer): number {
-  if (out.length < plaintext.length + TAG_BYTES) throw new RangeError('output buffer too small for sealed segment')
+export function sealSegmentInto (key: Uint8Array, index: number, plaintext: Uint8Array | readonly Uint8Array[], out: Buffer): number {
+  const parts = plaintext instanceof Uint8Array ? [plaintext] : plaintext
+  const length = parts.reduce((a, p) => a + p.length, 0)
+  if (out.length < length + TAG_BYTES) throw new RangeError('output buffer too small for sealed segment')
   const cipher = createCipheriv('aes-256-gcm', key, segmentNonce(index))
   cipher.setAAD(segmentNonce(index))
   let n = 0
   // update() on one large buffer would allocate a second copy; bounded chunks keep the copy small.
-  for (let off = 0; off < plaintext.length; off += SEAL_CHUNK) {
-    n += cipher.update(plaintext.subarray(off, Math.min(off + SEAL_CHUNK, plaintext.length))).copy(out, n)
+  for (const part of parts) {
+    for (let off = 0; off < part.length; off += SEAL_CHUNK) {
+      n += cipher.update(part.subarray(off, Math.min(off + SEAL_CHUNK, part.length))).copy(out, n)
+    }
   }
   n += cipher.final().copy(out, n)
   n += cipher.getAuthTag().copy(out, n)
@@ -84,6 +89,30 @@ export function openSegment (key: Uint8Array, index: number, sealed: Uint8Array)
     throw new DecryptionError(`segment ${index} failed authentication: wrong key or corrupted data`, { cause: err })
   }
   return out.subarray(0, n)
+}
+
+/**
+ * Decrypts and authenticates segment `index` in place: `sealed` (ciphertext + tag) is overwritten with
+ * the plaintext, which is returned as a view of its first bytes. Saves a segment-sized allocation on
+ * every read. Throws DecryptionError on a wrong key or tampered bytes (the buffer then holds garbage).
+ */
+export function openSegmentInPlace (key: Uint8Array, index: number, sealed: Buffer): Buffer {
+  if (sealed.length < TAG_BYTES) throw new DecryptionError(`sealed segment ${index} is shorter than its authentication tag`)
+  const length = sealed.length - TAG_BYTES
+  const decipher = createDecipheriv('aes-256-gcm', key, segmentNonce(index))
+  decipher.setAAD(segmentNonce(index))
+  decipher.setAuthTag(sealed.subarray(length))
+  let n = 0
+  try {
+    for (let off = 0; off < length; off += SEAL_CHUNK) {
+      // update() returns a new buffer for this chunk, so writing it back over its own source is safe.
+      n += decipher.update(sealed.subarray(off, Math.min(off + SEAL_CHUNK, length))).copy(sealed, n)
+    }
+    n += decipher.final().copy(sealed, n)
+  } catch (err) {
+    throw new DecryptionError(`segment ${index} failed authentication: wrong key or corrupted data`, { cause: err })
+  }
+  return sealed.subarray(0, n)
 }
 
 /** Seals a small secret (an owner's secret) under a master key for storage at rest: salt || ciphertext || tag. */

@@ -14,7 +14,7 @@ import { parseBucketSettings } from './bucket-settings.js'
 import type { PieceBroker } from './broker.js'
 import { IncompleteBodyError, InvalidRangeError, NoSuchObjectError } from './errors.js'
 import type { PieceClient } from './piece-client.js'
-import { writeSegment } from './segment-writer.js'
+import { writeSegment, type Segment } from './segment-writer.js'
 import { readSegment } from './segment-reader.js'
 
 /** Default segment size (DESIGN.md): large enough for throughput, small enough to bound memory to a few segments. */
@@ -111,7 +111,7 @@ export class Gateway {
       while (cur.done !== true) {
         const plaintext = cur.value
         if (index === 0 && plaintext.length <= this.#inlineThreshold) {
-          inline = sealSegment(objectKey, 0, plaintext)
+          inline = sealSegment(objectKey, 0, Buffer.concat(plaintext.parts))
           cur = await it.next()
           break
         }
@@ -230,10 +230,11 @@ export class Gateway {
 }
 
 /**
- * Cuts a byte stream into segments of `size` bytes (the last may be shorter; an empty stream gives one
- * empty segment). Holds at most one segment's worth of chunks; small bodies allocate only what they use.
+ * Cuts a byte stream into segments of `size` bytes, each as the list of chunks it is made of (the last
+ * may be shorter; an empty stream gives one empty segment). Holds at most one segment's worth of
+ * chunks and copies nothing: the chunks are encrypted straight into the shards.
  */
-export async function * segmentsOf (source: AsyncIterable<Uint8Array>, size: number): AsyncGenerator<Buffer> {
+export async function * segmentsOf (source: AsyncIterable<Uint8Array>, size: number): AsyncGenerator<Segment> {
   let parts: Buffer[] = []
   let fill = 0
   let yielded = false
@@ -242,7 +243,7 @@ export async function * segmentsOf (source: AsyncIterable<Uint8Array>, size: num
     while (fill + c.length >= size) {
       const take = size - fill
       parts.push(c.subarray(0, take))
-      yield Buffer.concat(parts, size)
+      yield { parts, length: size }
       yielded = true
       parts = []
       fill = 0
@@ -253,5 +254,5 @@ export async function * segmentsOf (source: AsyncIterable<Uint8Array>, size: num
       fill += c.length
     }
   }
-  if (fill > 0 || !yielded) yield Buffer.concat(parts, fill)
+  if (fill > 0 || !yielded) yield { parts, length: fill }
 }

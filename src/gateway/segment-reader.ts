@@ -3,7 +3,7 @@
  * verify, rebuild missing data shards, decrypt. A node sending wrong bytes is reported and skipped,
  * never passed through; an unreachable one is replaced by the next piece without the caller noticing.
  */
-import { openSegment } from '../crypto/seal.js'
+import { openSegmentInPlace } from '../crypto/seal.js'
 import { allocateShards, type ErasureCodec } from '../erasure/index.js'
 import type { SegmentRecord } from '../metadata/metadata-store.js'
 import type { Logger } from '../util/logger.js'
@@ -98,7 +98,7 @@ export async function readSegment (components: SegmentReaderComponents, segment:
 
   if (present.slice(0, k).some((p) => !p)) await components.codec(k, m).reconstruct(shards, present)
   const data = Buffer.from(shards[0].buffer, shards[0].byteOffset, k * shardSize)
-  return openSegment(objectKey, segment.index, data.subarray(0, segment.encryptedSize))
+  return openSegmentInPlace(objectKey, segment.index, data.subarray(0, segment.encryptedSize))
 }
 
 /** Online nodes first, data pieces before parity (no decoding needed when all k data pieces arrive). */

@@ -14,6 +14,12 @@ import type { PieceBroker, PieceGrant } from './broker.js'
 import { PieceTransferError, UploadFailedError } from './errors.js'
 import type { PieceClient } from './piece-client.js'
 
+/** A segment's plaintext as the chunks it arrived in (never joined into one buffer). */
+export interface Segment {
+  readonly parts: readonly Buffer[]
+  readonly length: number
+}
+
 /** Rounds of replacement uploads for pieces whose node failed mid-upload before the segment fails. */
 export const MAX_REPLACEMENT_ROUNDS = 3
 
@@ -37,7 +43,7 @@ interface Stored { readonly index: number, readonly grant: PieceGrant, readonly 
  * PlacementError when no placement exists, UploadFailedError when too few pieces could be stored.
  */
 export async function writeSegment (components: SegmentWriterComponents, settings: BucketSettings, objectKey: Buffer,
-  index: number, plaintext: Buffer, signal?: AbortSignal): Promise<SegmentRecord> {
+  index: number, plaintext: Segment, signal?: AbortSignal): Promise<SegmentRecord> {
   const { broker, logger } = components
   const { k, m } = settings
   const total = k + m
@@ -48,7 +54,7 @@ export async function writeSegment (components: SegmentWriterComponents, setting
   const parity = grants.length - k
   const shards = allocateShards(k, parity, shardSize)
   const data = Buffer.from(shards[0].buffer, shards[0].byteOffset, k * shardSize)
-  sealSegmentInto(objectKey, index, plaintext, data)
+  sealSegmentInto(objectKey, index, plaintext.parts, data)
   data.fill(0, encryptedSize)
   await components.codec(k, parity).encode(shards)
 
