@@ -475,7 +475,7 @@ async function runBench (options: Options, cleanup: Cleanup, log: (line: string)
   signal.throwIfAborted()
   const referenceRun = await measureCodec(reference, { shardSize: CODEC_SHARD_BYTES, rounds: REFERENCE_CODEC_ROUNDS })
 
-  const network2 = Object.fromEntries(PHASES.map((p) => [p, { medianMBps: median(mbps[p]), roundsMBps: mbps[p] }])) as Results['network']
+  const throughput = Object.fromEntries(PHASES.map((p) => [p, { medianMBps: median(mbps[p]), roundsMBps: mbps[p] }])) as Results['network']
   for (const phase of PHASES) {
     const nodes = Object.entries(cpu[phase]).filter(([role]) => role.startsWith('node-')).map(([, s]) => s)
     cpu[phase]['nodes (sum)'] = nodes.some((s) => s === undefined) ? undefined : nodes.reduce((a, b) => a! + b!, 0)
@@ -488,10 +488,10 @@ async function runBench (options: Options, cleanup: Cleanup, log: (line: string)
     cpuModel: cpus()[0]?.model ?? 'unknown',
     cores: cpus().length,
     options: { rounds: options.rounds, sizeMiB: options.sizeMiB, nodes: options.nodes, segmentSize: SEGMENT_SIZE, chunkBytes: CHUNK_BYTES },
-    network: network2,
+    network: throughput,
     ratios: {
-      upload: network2['shoal upload'].medianMBps / network2['baseline upload'].medianMBps,
-      download: network2['shoal download'].medianMBps / network2['baseline download'].medianMBps
+      upload: throughput['shoal upload'].medianMBps / throughput['baseline upload'].medianMBps,
+      download: throughput['shoal download'].medianMBps / throughput['baseline download'].medianMBps
     },
     targets: { upload: UPLOAD_TARGET, download: DOWNLOAD_TARGET },
     codec: {

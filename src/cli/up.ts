@@ -67,10 +67,12 @@ export async function runUp (opts: UpOptions): Promise<number> {
     await rm(join(dir, NETWORK_FILE), { force: true })
     const running = children.filter((c) => c.exitCode === null && c.signalCode === null)
     for (const c of running) c.kill('SIGTERM')
+    let timer: NodeJS.Timeout | undefined
     await Promise.race([
       Promise.all(running.map(async (c) => await new Promise((resolve) => { if (c.exitCode !== null || c.signalCode !== null) resolve(null); else c.once('exit', resolve) }))),
-      new Promise((resolve) => setTimeout(resolve, STOP_GRACE_MS))
+      new Promise((resolve) => { timer = setTimeout(resolve, STOP_GRACE_MS) })
     ])
+    clearTimeout(timer)
     for (const c of running) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
   }
   const say = (line: string): void => { if (opts.json !== true) process.stdout.write(line + '\n') }

@@ -49,6 +49,7 @@ export async function writeSegment (components: SegmentWriterComponents, setting
   const total = k + m
   const encryptedSize = plaintext.length + TAG_BYTES
   const shardSize = shardSizeFor(encryptedSize, k)
+  const t0 = performance.now()
   const plan = await broker.planUpload(settings, shardSize)
   const grants = [...plan.pieces, ...plan.spares]
   const parity = grants.length - k
@@ -56,7 +57,9 @@ export async function writeSegment (components: SegmentWriterComponents, setting
   const data = Buffer.from(shards[0].buffer, shards[0].byteOffset, k * shardSize)
   sealSegmentInto(objectKey, index, plaintext.parts, data)
   data.fill(0, encryptedSize)
+  const t1 = performance.now()
   await components.codec(k, parity).encode(shards)
+  const t2 = performance.now()
 
   const stored = new Map<number, Stored>()
   const tried = new Set<string>(grants.map((g) => g.nodeId))
@@ -71,6 +74,8 @@ export async function writeSegment (components: SegmentWriterComponents, setting
   }
 
   await uploadRound(components, grants.map((grant, i) => ({ index: i, grant })), shards, stored, failures, good, signal)
+  const t3 = performance.now()
+  logger.debug('segment uploaded', { segment: index, bytes: plaintext.length, planSealMs: Math.round(t1 - t0), encodeMs: Math.round(t2 - t1), uploadMs: Math.round(t3 - t2) })
 
   for (let round = 0; stored.size < total && round < MAX_REPLACEMENT_ROUNDS; round++) {
     signal?.throwIfAborted()

@@ -93,6 +93,9 @@ function decodeHeader (header: Buffer, pieceId: string): PieceInfo {
   return { size: Number(size), hash: header.subarray(24, 56).toString('hex') }
 }
 
+/** Bytes gathered from the socket before one writev to the piece file. */
+const WRITE_BATCH_BYTES = 1024 * 1024
+
 async function fsyncDir (dir: string): Promise<void> {
   const fh = await open(dir, 'r')
   try {
@@ -211,6 +214,21 @@ export class FilePieceStore implements PieceStore {
       await fh.write(Buffer.alloc(PIECE_HEADER_BYTES), 0, PIECE_HEADER_BYTES, 0)
       const hasher = new MerkleHasher()
       let size = 0
+      // Socket chunks are ~64 KiB; gathering them into one writev per WRITE_BATCH_BYTES cuts the
+      // thread-pool round trips 16-fold without copying.
+      let batch: Uint8Array[] = []
+      let batchBytes = 0
+      let written = 0
+      const flush = async (): Promise<void> => {
+        if (batchBytes === 0) return
+        const chunks = batch
+        batch = []
+        batchBytes = 0
+        const { bytesWritten } = await raceAbort(fh!.writev(chunks, PIECE_HEADER_BYTES + written), signal)
+        const expected = chunks.reduce((a, c) => a + c.length, 0)
+        if (bytesWritten !== expected) throw new Error(`short write: ${bytesWritten} of ${expected} bytes`)
+        written += bytesWritten
+      }
       for (;;) {
         const next = await raceAbort(iterator.next(), signal)
         if (next.done === true) {
@@ -225,8 +243,11 @@ export class FilePieceStore implements PieceStore {
         this.#reserve(chunk.length, pieceId)
         reserved += chunk.length
         hasher.update(chunk)
-        await raceAbort(fh.write(chunk, 0, chunk.length, PIECE_HEADER_BYTES + size - chunk.length), signal)
+        batch.push(chunk)
+        batchBytes += chunk.length
+        if (batchBytes >= WRITE_BATCH_BYTES) await flush()
       }
+      await flush()
       const root = hasher.root()
       const hash = root.toString('hex')
       if (options.expectedHash !== undefined && options.expectedHash !== hash) {

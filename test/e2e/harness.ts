@@ -149,7 +149,7 @@ export class LocalNetwork {
   }
 
   /** Stops the network (Ctrl-C to `up`), then makes sure every process it listed is gone, by pid. */
-  async stop (): Promise<void> {
+  async stop (options: { keepDir?: boolean } = {}): Promise<void> {
     if (this.#up.exitCode === null && this.#up.signalCode === null) {
       this.#up.kill('SIGINT')
       await new Promise((resolve) => { this.#up.once('exit', resolve) })
@@ -158,7 +158,7 @@ export class LocalNetwork {
     for (const pid of [this.network.coordinator.pid, ...this.network.nodes.map((n) => n.pid)]) {
       try { process.kill(pid, 'SIGCONT'); process.kill(pid, 'SIGKILL') } catch {}
     }
-    await rm(this.dir, { recursive: true, force: true })
+    if (options.keepDir !== true) await rm(this.dir, { recursive: true, force: true })
   }
 }
 
