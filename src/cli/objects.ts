@@ -188,8 +188,8 @@ export async function status (g: GlobalOptions): Promise<number> {
     const lines: string[] = []
     lines.push(`Coordinator ${c.url}   nodes ${online}/${nodes.length} online   objects ${s.objects} (${formatBytes(s.bytes)})   segments ${s.segments}   under-placed segments ${s.underPlacedSegments}`)
     lines.push('')
-    lines.push(table(['NODE', 'PROVIDER', 'REGION', 'OPERATOR', 'STATE', 'USED', 'FREE', 'PIECES', 'URL'], nodes.map((n) => [
-      n.id.slice(0, 12), n.provider, n.region, n.operator, n.online ? 'online' : 'OFFLINE', formatBytes(n.usedBytes), formatBytes(n.freeBytes), String(n.pieces), n.url
+    lines.push(table(['NODE', 'PROVIDER', 'REGION', 'OPERATOR', 'STATE', 'USED', 'FREE', 'PIECES', 'FAILURES', 'URL'], nodes.map((n) => [
+      n.id.slice(0, 12), n.provider, n.region, n.operator, n.online ? 'online' : 'OFFLINE', formatBytes(n.usedBytes), formatBytes(n.freeBytes), String(n.pieces), String(n.failures), n.url
     ])))
     for (const dim of ['provider', 'region'] as const) {
       lines.push('')

@@ -11,6 +11,7 @@
  *   GET    /api/objects/:bucket?prefix&delimiter&startAfter&limit   list objects
  *   PUT    /api/objects/:bucket/:key          upload (streamed body)
  *   GET    /api/objects/:bucket/:key          download (Range: bytes=… supported)
+ *   GET    /api/objects/:bucket/:key?locate   where each segment's pieces are (node, provider, region)
  *   HEAD   /api/objects/:bucket/:key          metadata only
  *   DELETE /api/objects/:bucket/:key          delete
  *
@@ -28,6 +29,7 @@ import { NoSuchObjectError } from '../gateway/errors.js'
 import { BadRequestError, decodePathPart, readBody, readJson, sendJson } from '../util/http.js'
 import type { Logger } from '../util/logger.js'
 import type { NodeRegistry } from './registry.js'
+import type { CoordinatorBroker } from './broker.js'
 import type { Keyring } from './keyring.js'
 import { DEFAULT_ACCOUNT } from './keyring.js'
 import { validateBucketName, validateObjectKey } from './names.js'
@@ -60,6 +62,7 @@ const STATUS_BY_ERROR: Record<string, number> = {
 
 export interface ApiComponents {
   readonly identity: Identity
+  readonly broker: CoordinatorBroker
   readonly metadata: MetadataStore
   readonly registry: NodeRegistry
   readonly gateway: Gateway
@@ -195,6 +198,8 @@ export class CoordinatorApi {
         signal
       })
       sendJson(res, 201, { object: objectJson(result.object), underPlacedSegments: result.underPlacedSegments, replaced: result.replaced !== undefined })
+    } else if (method === 'GET' && url.searchParams.has('locate')) {
+      sendJson(res, 200, await this.#locate(bucket.name, key))
     } else if (method === 'GET' || method === 'HEAD') {
       if (method === 'HEAD') {
         const object = await gateway.headObject(bucket.name, key)
@@ -233,6 +238,22 @@ export class CoordinatorApi {
       res.writeHead(204).end()
     } else {
       throw new BadRequestError(`${method} is not supported on an object`)
+    }
+  }
+
+  /** Where an object's pieces are: per segment, each piece's node and labels (for users and drills). */
+  async #locate (bucket: string, key: string): Promise<unknown> {
+    const object = await this.#c.gateway.headObject(bucket, key)
+    const segments = object.segmentCount === 0 ? [] : await this.#c.metadata.getSegments(object.uploadId)
+    return {
+      object: objectJson(object),
+      segments: segments.map((s) => ({
+        index: s.index, size: s.plainSize, k: s.k, m: s.m, underPlaced: s.underPlaced, placementNote: s.placementNote,
+        pieces: s.pieces.map((p) => {
+          const node = this.#c.registry.get(p.nodeId)
+          return { index: p.pieceIndex, nodeId: p.nodeId, size: p.size, provider: node?.provider, region: node?.region, operator: node?.operator, online: node?.online ?? false }
+        })
+      }))
     }
   }
 
@@ -277,9 +298,10 @@ export class CoordinatorApi {
 
   async #status (): Promise<unknown> {
     const stats = await this.#c.metadata.stats()
+    const failures = this.#c.broker.failures()
     const nodes = this.#c.registry.list().map((n) => {
       const held = stats.piecesPerNode.get(n.id)
-      return { ...n, pieces: held?.pieces ?? 0, pieceBytes: held?.bytes ?? 0 }
+      return { ...n, pieces: held?.pieces ?? 0, pieceBytes: held?.bytes ?? 0, failures: failures.get(n.id) ?? 0 }
     })
     const spread = (dim: 'provider' | 'region'): Record<string, { nodes: number, online: number, pieces: number, bytes: number }> => {
       const out: Record<string, { nodes: number, online: number, pieces: number, bytes: number }> = {}

@@ -85,7 +85,7 @@ export class CoordinatorBroker implements PieceBroker {
     this.#c.logger[level]('piece transfer failed', { node: nodeId, piece: pieceId, kind, detail })
   }
 
-  /** Failures reported per node since start (reputation will build on this). */
+  /** Failed or corrupt piece transfers reported per node since start (reputation will build on this). */
   failures (): ReadonlyMap<string, number> {
     return this.#failures
   }

@@ -73,7 +73,7 @@ export class Coordinator {
         metadata, broker, pieces, codec, ownerSecret: async (id) => await keyring.ownerSecret(id), logger: this.#logger.child('gateway')
       })
       this.#api = new CoordinatorApi({ host: this.#init.host ?? '127.0.0.1', port: this.#init.port ?? DEFAULT_COORDINATOR_PORT },
-        { identity, metadata, registry, gateway, keyring, logger: this.#logger.child('api') })
+        { identity, broker, metadata, registry, gateway, keyring, logger: this.#logger.child('api') })
       this.#url = await this.#api.start()
       this.#logger.info('coordinator started', { id: identity.id, url: this.#url })
     } catch (err) {
