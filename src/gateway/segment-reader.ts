@@ -4,12 +4,11 @@
  * never passed through; an unreachable one is replaced by the next piece without the caller noticing.
  */
 import { openSegmentInPlace } from '../crypto/seal.js'
-import { allocateShards, type ErasureCodec } from '../erasure/index.js'
+import { allocateShards } from '../erasure/index.js'
 import type { SegmentRecord } from '../metadata/metadata-store.js'
-import type { Logger } from '../util/logger.js'
-import type { DownloadGrant, PieceBroker } from './broker.js'
+import type { DownloadGrant } from './broker.js'
 import { ObjectUnavailableError, PieceTransferError } from './errors.js'
-import type { PieceClient } from './piece-client.js'
+import type { SegmentComponents } from './segment-writer.js'
 
 /**
  * Pieces fetched beyond k from the start. One extra costs 1/k more bandwidth and hides one slow or
@@ -19,18 +18,11 @@ export const DOWNLOAD_EXTRA = 1
 /** When a segment isn't complete after this long, one more piece request starts (a hung node can't stall a read). */
 export const HEDGE_AFTER_MS = 2000
 
-export interface SegmentReaderComponents {
-  readonly broker: PieceBroker
-  readonly pieces: PieceClient
-  readonly codec: (k: number, m: number) => ErasureCodec
-  readonly logger: Logger
-}
-
 /**
  * Returns the plaintext of `segment`. Throws ObjectUnavailableError when fewer than k verified pieces
  * can be fetched, DecryptionError when the rebuilt segment fails authentication.
  */
-export async function readSegment (components: SegmentReaderComponents, segment: SegmentRecord, objectKey: Buffer, signal?: AbortSignal): Promise<Buffer> {
+export async function readSegment (components: SegmentComponents, segment: SegmentRecord, objectKey: Buffer, signal?: AbortSignal): Promise<Buffer> {
   const { k, m, shardSize } = segment
   const grants = order(await components.broker.planDownload(segment), k)
   const shards = allocateShards(k, m, shardSize)

@@ -23,7 +23,8 @@ export interface Segment {
 /** Rounds of replacement uploads for pieces whose node failed mid-upload before the segment fails. */
 export const MAX_REPLACEMENT_ROUNDS = 3
 
-export interface SegmentWriterComponents {
+/** What segment writes and reads need: the coordinator's grants, the node client, codecs, a logger. */
+export interface SegmentComponents {
   readonly broker: PieceBroker
   readonly pieces: PieceClient
   readonly codec: (k: number, m: number) => ErasureCodec
@@ -42,7 +43,7 @@ interface Stored { readonly index: number, readonly grant: PieceGrant, readonly 
  * Writes segment `index` of an object and returns its record (not yet committed). Throws
  * PlacementError when no placement exists, UploadFailedError when too few pieces could be stored.
  */
-export async function writeSegment (components: SegmentWriterComponents, settings: BucketSettings, objectKey: Buffer,
+export async function writeSegment (components: SegmentComponents, settings: BucketSettings, objectKey: Buffer,
   index: number, plaintext: Segment, signal?: AbortSignal): Promise<SegmentRecord> {
   const { broker, logger } = components
   const { k, m } = settings
@@ -124,7 +125,7 @@ export async function writeSegment (components: SegmentWriterComponents, setting
  * Uploads each (piece index, grant) in parallel; resolves when all have settled or `enough()` holds,
  * in which case the slower uploads are cancelled (their nodes discard the partial piece).
  */
-async function uploadRound (components: SegmentWriterComponents, jobs: Array<{ index: number, grant: PieceGrant }>, shards: Buffer[],
+async function uploadRound (components: SegmentComponents, jobs: Array<{ index: number, grant: PieceGrant }>, shards: Buffer[],
   stored: Map<number, Stored>, failures: PieceTransferError[], enough: () => boolean, signal?: AbortSignal): Promise<void> {
   const cut = new AbortController()
   const linked = signal === undefined ? cut.signal : AbortSignal.any([signal, cut.signal])

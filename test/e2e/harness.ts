@@ -123,29 +123,26 @@ export class LocalNetwork {
   /** Starts a replacement coordinator on the same folder and port (as an operator would after a crash). */
   async restartCoordinator (): Promise<void> {
     const port = new URL(this.network.coordinator.url).port
-    const child = spawn(process.execPath, [BIN, 'coordinator', '--dir', join(this.dir, 'coordinator'), '--port', port, '--segment-size', '1MiB', '--json'],
-      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SHOAL_LOG: 'warn' } })
-    this.#extra.add(child)
-    child.stderr!.resume()
-    const ready = await new Promise<{ pid: number }>((resolve, reject) => {
-      createInterface({ input: child.stdout! }).once('line', (line) => { resolve(JSON.parse(line)) })
-      child.once('exit', (code) => { reject(new Error(`coordinator exited with ${code}`)) })
-    })
+    const ready = await this.#spawnReady(['coordinator', '--dir', join(this.dir, 'coordinator'), '--port', port, '--segment-size', '1MiB', '--json'])
     this.network = { ...this.network, coordinator: { url: this.network.coordinator.url, pid: ready.pid } }
   }
 
   /** Starts a killed node again with its data folder, port and labels (as its operator would). */
   async restartNode (node: NetworkNode): Promise<void> {
-    const child = spawn(process.execPath, [BIN, 'node', '--dir', node.dataDir, '--port', new URL(node.url).port, '--coordinator', this.network.coordinator.url,
-      '--provider', node.provider, '--region', node.region, '--operator', node.operator, '--capacity', '2GiB', '--json'],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SHOAL_LOG: 'warn' } })
+    const ready = await this.#spawnReady(['node', '--dir', node.dataDir, '--port', new URL(node.url).port, '--coordinator', this.network.coordinator.url,
+      '--provider', node.provider, '--region', node.region, '--operator', node.operator, '--capacity', '2GiB', '--json'])
+    this.network = { ...this.network, nodes: this.network.nodes.map((n) => n.id === node.id ? { ...n, pid: ready.pid } : n) }
+  }
+
+  /** Spawns `shoal ARGS` (a server), remembers it for stop(), and resolves with its ready line. */
+  async #spawnReady (args: string[]): Promise<{ pid: number }> {
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SHOAL_LOG: 'warn' } })
     this.#extra.add(child)
     child.stderr!.resume()
-    const ready = await new Promise<{ pid: number }>((resolve, reject) => {
+    return await new Promise((resolve, reject) => {
       createInterface({ input: child.stdout! }).once('line', (line) => { resolve(JSON.parse(line)) })
-      child.once('exit', (code) => { reject(new Error(`node exited with ${code}`)) })
+      child.once('exit', (code) => { reject(new Error(`shoal ${args[0]} exited with ${code}`)) })
     })
-    this.network = { ...this.network, nodes: this.network.nodes.map((n) => n.id === node.id ? { ...n, pid: ready.pid } : n) }
   }
 
   /** Stops the network (Ctrl-C to `up`), then makes sure every process it listed is gone, by pid. */
