@@ -52,3 +52,14 @@ export interface PieceBroker {
   /** Tells the coordinator a node misbehaved (wrong bytes, bad receipt) or failed; feeds reputation later. */
   reportPieceFailure(nodeId: string, pieceId: string, kind: 'corrupt' | 'unreachable' | 'bad-receipt', detail: string): void
 }
+
+/**
+ * Moves piece bytes to and from nodes (PieceClient over HTTP). Upload resolves with the piece's Merkle
+ * root once the node's signed receipt matches it; download fills `into` and verifies the root. Both
+ * reject with a PieceTransferError saying what went wrong ('unreachable', 'corrupt', 'aborted', …).
+ */
+export interface PieceTransport {
+  upload(grant: PieceGrant, data: Buffer, signal?: AbortSignal): Promise<string>
+  download(grant: PieceGrant, into: Buffer, expectedHash: string, signal?: AbortSignal): Promise<void>
+  delete(grant: PieceGrant, signal?: AbortSignal): Promise<void>
+}

@@ -11,9 +11,8 @@ import type { ErasureCodec } from '../erasure/index.js'
 import type { BucketRecord, MetadataStore, ObjectRecord, SegmentRecord } from '../metadata/metadata-store.js'
 import type { Logger } from '../util/logger.js'
 import { parseBucketSettings } from './bucket-settings.js'
-import type { PieceBroker } from './broker.js'
+import type { PieceBroker, PieceTransport } from './broker.js'
 import { IncompleteBodyError, InvalidRangeError, NoSuchObjectError } from './errors.js'
-import type { PieceClient } from './piece-client.js'
 import { writeSegment, type Segment } from './segment-writer.js'
 import { readSegment } from './segment-reader.js'
 
@@ -38,7 +37,7 @@ export interface GatewayInit {
 export interface GatewayComponents {
   readonly metadata: MetadataStore
   readonly broker: PieceBroker
-  readonly pieces: PieceClient
+  readonly pieces: PieceTransport
   readonly codec: (k: number, m: number) => ErasureCodec
   /** The bucket owner's secret, from which object keys are derived. */
   readonly ownerSecret: (ownerId: string) => Promise<Buffer>

@@ -8,7 +8,7 @@ import { MerkleHasher } from '../crypto/merkle.js'
 import { ORDER_LIMIT_HEADER, ORDER_PROOF_HEADER } from '../crypto/order-limit.js'
 import { type PieceReceipt, verifyReceipt } from '../node/protocol.js'
 import { PieceTransferError } from './errors.js'
-import type { PieceGrant } from './broker.js'
+import type { PieceGrant, PieceTransport } from './broker.js'
 
 /** A node that doesn't accept a connection in this long is treated as down (loopback answers in µs; WAN in < 1 s). */
 export const CONNECT_TIMEOUT_MS = 3000
@@ -22,7 +22,7 @@ export interface PieceClientInit {
   idleTimeoutMs?: number
 }
 
-export class PieceClient {
+export class PieceClient implements PieceTransport {
   readonly #agent: Agent
   readonly #connectTimeoutMs: number
   readonly #idleTimeoutMs: number

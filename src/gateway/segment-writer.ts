@@ -10,9 +10,8 @@ import type { Dimension } from '../placement/placement.js'
 import type { PieceRecord, SegmentRecord } from '../metadata/metadata-store.js'
 import type { Logger } from '../util/logger.js'
 import type { BucketSettings } from './bucket-settings.js'
-import type { PieceBroker, PieceGrant } from './broker.js'
+import type { PieceBroker, PieceGrant, PieceTransport } from './broker.js'
 import { PieceTransferError, UploadFailedError } from './errors.js'
-import type { PieceClient } from './piece-client.js'
 
 /** A segment's plaintext as the chunks it arrived in (never joined into one buffer). */
 export interface Segment {
@@ -26,7 +25,7 @@ export const MAX_REPLACEMENT_ROUNDS = 3
 /** What segment writes and reads need: the coordinator's grants, the node client, codecs, a logger. */
 export interface SegmentComponents {
   readonly broker: PieceBroker
-  readonly pieces: PieceClient
+  readonly pieces: PieceTransport
   readonly codec: (k: number, m: number) => ErasureCodec
   readonly logger: Logger
 }
