@@ -58,7 +58,7 @@ export class Identity {
     await mkdir(dir, { recursive: true })
     const { privateKey } = generateKeyPairSync('ed25519')
     const tmp = `${file}.${process.pid}.tmp`
-    await writeFile(tmp, privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 })
+    await writeFile(tmp, privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600, flush: true })
     await rename(tmp, file)
     return new Identity(privateKey)
   }

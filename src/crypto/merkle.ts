@@ -97,17 +97,28 @@ export class MerkleHasher {
     this.#heights.push(height)
   }
 
-  /** The root over everything fed so far (a trailing partial block is its own, shorter leaf). */
+  /**
+   * The root over everything fed so far (a trailing partial block is its own, shorter leaf). Does not
+   * change the hasher: more bytes may be fed afterwards and root() asked again.
+   */
   root (): Buffer {
+    const stack = [...this.#stack]
+    const heights = [...this.#heights]
     if (this.#partialLength > 0) {
-      this.addLeafHash(leafHash(this.#partial.subarray(0, this.#partialLength)))
-      this.#partialLength = 0
+      let h = leafHash(this.#partial.subarray(0, this.#partialLength))
+      let height = 0
+      while (heights.length > 0 && heights[heights.length - 1] === height) {
+        heights.pop()
+        h = nodeHash(stack.pop()!, h)
+        height++
+      }
+      stack.push(h)
     }
-    if (this.#stack.length === 0) return createHash('sha256').digest() // RFC 9162: MTH({}) = SHA-256()
+    if (stack.length === 0) return createHash('sha256').digest() // RFC 9162: MTH({}) = SHA-256()
     // RFC 9162 splits at the largest power of two below n, so the tree is the perfect subtrees of the
     // stack joined from the right.
-    let acc = this.#stack[this.#stack.length - 1]
-    for (let i = this.#stack.length - 2; i >= 0; i--) acc = nodeHash(this.#stack[i], acc)
+    let acc = stack[stack.length - 1]
+    for (let i = stack.length - 2; i >= 0; i--) acc = nodeHash(stack[i], acc)
     return acc
   }
 

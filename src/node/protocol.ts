@@ -74,9 +74,13 @@ export function signReceipt (node: Identity, pieceId: string, size: number, hash
   return { pieceId, nodeId: node.id, size, hash, signature: node.sign(receiptMessage(pieceId, size, hash)).toString('base64url') }
 }
 
-/** True when `receipt` is signed by the node whose public key is given. */
+/** True when `receipt` is signed by the node whose public key is given (false for a malformed key or signature). */
 export function verifyReceipt (receipt: PieceReceipt, nodePublicKey: string): boolean {
-  return verifySignature(nodePublicKey, receiptMessage(receipt.pieceId, receipt.size, receipt.hash), Buffer.from(receipt.signature, 'base64url'))
+  try {
+    return verifySignature(nodePublicKey, receiptMessage(receipt.pieceId, receipt.size, receipt.hash), Buffer.from(receipt.signature, 'base64url'))
+  } catch {
+    return false
+  }
 }
 
 /** JSON error body every Shoal HTTP API answers with. */

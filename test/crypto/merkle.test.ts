@@ -96,3 +96,17 @@ describe('merkle', () => {
     expect(() => new MerkleHasher(0)).toThrow(RangeError)
   })
 })
+
+describe('MerkleHasher.root', () => {
+  it('does not change the hasher: feeding more bytes after root() gives the root of all of them', () => {
+    const bytes = Buffer.from(Array.from({ length: 5000 }, (_, i) => i % 256))
+    const h = new MerkleHasher(1024)
+    h.update(bytes.subarray(0, 2500))
+    const early = h.root()
+    expect(h.root().equals(early)).toBe(true)
+    h.update(bytes.subarray(2500))
+    const blocks = [0, 1024, 2048, 3072, 4096].map((o) => bytes.subarray(o, o + 1024))
+    expect(h.root().equals(merkleRoot(blocks))).toBe(true)
+    expect(early.equals(merkleRoot([0, 1024, 2048].map((o) => bytes.subarray(o, Math.min(o + 1024, 2500)))))).toBe(true)
+  })
+})
