@@ -25,7 +25,7 @@ import type { BucketRecord, MetadataStore, ObjectRecord } from '../metadata/meta
 import { HEARTBEAT_PATH, IDENTITY_PATH, SIGNATURE_HEADER, type HeartbeatReply } from '../node/protocol.js'
 import { parseBucketSettings } from '../gateway/bucket-settings.js'
 import type { ByteRange, Gateway } from '../gateway/gateway.js'
-import { NoSuchObjectError } from '../gateway/errors.js'
+import { IncompleteBodyError, NoSuchObjectError } from '../gateway/errors.js'
 import { BadRequestError, decodePathPart, readBody, readJson, sendJson } from '../util/http.js'
 import type { Logger } from '../util/logger.js'
 import type { NodeRegistry } from './registry.js'
@@ -188,6 +188,8 @@ export class CoordinatorApi {
       const body = new PassThrough({ highWaterMark: BODY_BUFFER })
       req.pipe(body)
       req.once('error', (err) => { body.destroy(err) })
+      // A client that hangs up mid-body must end the write (pipe() forwards no error), or it would wait forever.
+      signal.addEventListener('abort', () => { if (!req.complete) body.destroy(new IncompleteBodyError('the client disconnected before sending the whole body')) }, { once: true })
       const result = await gateway.putObject({
         bucket,
         key,

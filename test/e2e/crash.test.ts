@@ -4,6 +4,7 @@
  * with a clear error and nothing half-written becomes visible.
  */
 import { createHash } from 'node:crypto'
+import { request } from 'node:http'
 import { afterEach, describe, expect, it } from 'vitest'
 import { getBytes, LocalNetwork, pseudoRandom, pseudoRandomChunks, putStream, randomName, sleep } from './harness.js'
 
@@ -90,5 +91,35 @@ describe('crash safety', () => {
     await sleep(100)
     expect((await n.json('ls', `${bucket}/`, '-r')).objects).toEqual([])
     expect((await getBytes(n.network.coordinator.url, bucket, 'doomed')).status).toBe(404)
+  })
+
+  it('abandons an upload whose client hangs up mid-body: nothing visible, its pieces deleted, coordinator keeps serving', async () => {
+    net = await LocalNetwork.start()
+    const n = net
+    const bucket = randomName()
+    await n.json('mb', bucket)
+    const used = async (): Promise<number> => (await n.json('status')).nodes.reduce((a: number, x: any) => a + x.usedBytes, 0)
+    await sleep(1500) // a heartbeat after start, so usedBytes is current
+    const before = await used()
+    await new Promise<void>((resolve) => {
+      const req = request(`${n.network.coordinator.url}/api/objects/${bucket}/hangup`, { method: 'PUT', headers: { 'content-length': 20 * MiB } })
+      req.on('error', () => { resolve() })
+      void (async () => {
+        for await (const c of pseudoRandomChunks(5 * MiB, 600, 256 * 1024, 10)) req.write(c)
+        await sleep(500) // let the coordinator store the first segments
+        req.destroy()
+        resolve()
+      })()
+    })
+    // The aborted upload's pieces are deleted: node usage returns to where it was, give or take the
+    // spare pieces of cut uploads that finished just before their cancel (at most 1 per segment).
+    const slack = 5 * 300 * 1024
+    const deadline = Date.now() + 15_000
+    let after = await used()
+    while (after > before + slack && Date.now() < deadline) { await sleep(250); after = await used() }
+    expect(after).toBeLessThanOrEqual(before + slack)
+    expect((await n.json('ls', `${bucket}/`, '-r')).objects).toEqual([])
+    const ok = await putStream(n.network.coordinator.url, bucket, 'after', MiB, pseudoRandomChunks(MiB, 601))
+    expect('status' in ok && ok.status).toBe(201)
   })
 })
