@@ -77,7 +77,7 @@ export class CoordinatorClient {
     const headers: Record<string, string | number> = { 'content-type': options.contentType ?? 'application/octet-stream' }
     if (options.size !== undefined) headers['content-length'] = options.size
     const res = await new Promise<IncomingMessage>((resolve, reject) => {
-      const req = request(this.url + objectPath(bucket, key), { method: 'PUT', headers, agent: this.#agent, signal: options.signal })
+      const req = request({ ...this.#target(objectPath(bucket, key)), method: 'PUT', headers, agent: this.#agent, signal: options.signal })
       req.once('response', resolve)
       req.once('error', (err) => { reject(this.#transport(err)) })
       pipeline(body, req).catch((err) => { req.destroy(err) })
@@ -111,11 +111,17 @@ export class CoordinatorClient {
     return await new Promise<IncomingMessage>((resolve, reject) => {
       const headers: Record<string, string | number> = {}
       if (body !== undefined) { headers['content-type'] = 'application/json'; headers['content-length'] = body.length }
-      const req = request(this.url + path, { method, headers, agent: this.#agent, signal })
+      const req = request({ ...this.#target(path), method, headers, agent: this.#agent, signal })
       req.once('response', resolve)
       req.once('error', (err) => { reject(this.#transport(err)) })
       req.end(body)
     })
+  }
+
+  /** Request options with `path` sent as is (a URL string would have its dot segments resolved). */
+  #target (path: string): { protocol: string, hostname: string, port: string, path: string } {
+    const base = new URL(this.url)
+    return { protocol: base.protocol, hostname: base.hostname, port: base.port, path: base.pathname.replace(/\/$/, '') + path }
   }
 
   #transport (err: Error): Error {
@@ -127,8 +133,13 @@ export class CoordinatorClient {
   }
 }
 
-function objectPath (bucket: string, key: string): string {
-  return `/api/objects/${encodeURIComponent(bucket)}/${key.split('/').map(encodeURIComponent).join('/')}`
+/**
+ * The API path of an object. Keys are opaque: every segment is percent-encoded, and "." and ".."
+ * segments too, so that no URL normalisation can turn "../../etc/passwd" into another path.
+ */
+export function objectPath (bucket: string, key: string): string {
+  const segment = (s: string): string => s === '.' ? '%2E' : s === '..' ? '%2E%2E' : encodeURIComponent(s)
+  return `/api/objects/${encodeURIComponent(bucket)}/${key.split('/').map(segment).join('/')}`
 }
 
 async function parse (res: IncomingMessage): Promise<any> {

@@ -6,7 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createWriteStream } from 'node:fs'
-import { mkdir, rm } from 'node:fs/promises'
+import { mkdir, readFile, rm } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
@@ -151,15 +151,25 @@ async function start (children: ChildProcess[], logFile: string, args: string[])
     const lines = createInterface({ input: child.stdout! })
     lines.once('line', (line) => {
       clearTimeout(timer)
+      let event: Record<string, any>
       try {
-        resolve(JSON.parse(line))
+        event = JSON.parse(line)
       } catch {
         reject(new Error(`${args[0]} printed an unexpected first line: ${line}`))
+        return
       }
+      if (event.event === 'ready') resolve(event)
+      else reject(new Error(`${args[0]} failed to start: ${event.error?.message ?? line}; see ${logFile}`))
     })
     child.once('exit', (code, signal) => {
       clearTimeout(timer)
-      reject(new Error(`${args[0]} exited during start (${signal ?? `code ${code}`}); see ${logFile}`))
+      // Give the log stream a moment to flush, then show the child's last words: usually the reason.
+      setTimeout(() => {
+        readFile(logFile, 'utf8').catch(() => '').then((text) => {
+          const tail = text.trim().split('\n').slice(-3).join('\n  ')
+          reject(new Error(`${args[0]} exited during start (${signal ?? `code ${code}`}); see ${logFile}${tail === '' ? '' : `:\n  ${tail}`}`))
+        }, reject)
+      }, 100)
     })
   })
 }

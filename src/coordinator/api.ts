@@ -118,24 +118,27 @@ export class CoordinatorApi {
   async #handle (req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
       const url = new URL(req.url ?? '/', 'http://x')
-      const parts = url.pathname.split('/').slice(1)
+      // Split the raw path, not url.pathname: WHATWG URL parsing resolves "." and ".." segments (also
+      // percent-encoded ones), which would turn the key "../../etc/passwd" into another path.
+      const rawPath = (req.url ?? '/').split('?')[0]
+      const parts = rawPath.split('/').slice(1)
       const method = req.method ?? 'GET'
-      if (url.pathname === IDENTITY_PATH && method === 'GET') {
+      if (rawPath === IDENTITY_PATH && method === 'GET') {
         sendJson(res, 200, { id: this.#c.identity.id, publicKey: this.#c.identity.publicKey })
-      } else if (url.pathname === HEARTBEAT_PATH && method === 'POST') {
+      } else if (rawPath === HEARTBEAT_PATH && method === 'POST') {
         const body = await readBody(req, SMALL_BODY_LIMIT)
         const sig = req.headers[SIGNATURE_HEADER]
         await this.#c.registry.heartbeat(body, typeof sig === 'string' ? sig : undefined, req.socket.remoteAddress ?? '')
         const reply: HeartbeatReply = { coordinatorId: this.#c.identity.id, publicKey: this.#c.identity.publicKey, offlineAfterMs: this.#c.registry.offlineAfterMs }
         sendJson(res, 200, reply)
-      } else if (url.pathname === '/api/status' && method === 'GET') {
+      } else if (rawPath === '/api/status' && method === 'GET') {
         sendJson(res, 200, await this.#status())
       } else if (parts[0] === 'api' && parts[1] === 'buckets') {
         await this.#buckets(req, res, method, parts.slice(2))
       } else if (parts[0] === 'api' && parts[1] === 'objects' && parts.length >= 3) {
         await this.#objects(req, res, method, url, parts.slice(2))
       } else {
-        sendJson(res, 404, { error: { name: 'NotFoundError', message: `no route for ${method} ${url.pathname}` } })
+        sendJson(res, 404, { error: { name: 'NotFoundError', message: `no route for ${method} ${rawPath.slice(0, 200)}` } })
       }
     } catch (err) {
       this.#fail(req, res, err)

@@ -65,15 +65,16 @@ export async function readSegment (components: SegmentComponents, segment: Segme
         settle()
       }, (err: unknown) => {
         active--
-        if (finished) return
         const failure = err instanceof PieceTransferError ? err : new PieceTransferError(grant.nodeId, 'unreachable', String(err))
-        errors.push(failure.message)
+        // A real failure is reported even when it arrives after the segment was rebuilt from others.
         if (failure.kind === 'corrupt') {
           components.logger.warn('node sent corrupt piece', { node: grant.nodeId, piece: grant.pieceId })
           components.broker.reportPieceFailure(grant.nodeId, grant.pieceId, 'corrupt', failure.message)
-        } else if (failure.kind !== 'aborted') {
+        } else if (failure.kind !== 'aborted' && !(finished && cancel.signal.aborted)) {
           components.broker.reportPieceFailure(grant.nodeId, grant.pieceId, 'unreachable', failure.message)
         }
+        if (finished) return
+        errors.push(failure.message)
         if (!launch()) settle()
       })
       inflight.add(p)

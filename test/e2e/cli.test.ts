@@ -81,6 +81,22 @@ describe('shoal CLI against a local network', () => {
     expect((await net.json('ls')).buckets.map((b: any) => b.name)).not.toContain(bucket)
   })
 
+  it('stores keys as opaque names: path-like, unicode, spaces, percent signs', async () => {
+    const bucket = randomName()
+    await net.json('mb', bucket)
+    const src = join(work, 'opaque')
+    await writeFile(src, pseudoRandom(5000, 3))
+    const keys = ['../../etc/passwd', 'ünï cödé/ファイル.txt', 'a%20b%zz', 'dir//double', '.hidden']
+    for (const key of keys) {
+      await net.json('put', src, `${bucket}/${key}`)
+      const out = join(work, 'opaque-out')
+      await net.json('get', `${bucket}/${key}`, out)
+      expect(Buffer.compare(await readFile(out), await readFile(src)), key).toBe(0)
+    }
+    const listed = (await net.json('ls', `${bucket}/`, '-r')).objects.map((o: any) => o.key)
+    expect(listed.sort()).toEqual([...keys].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))))
+  })
+
   it('overwrites an object with a new version', async () => {
     const bucket = randomName()
     await net.json('mb', bucket)
@@ -124,6 +140,9 @@ describe('shoal CLI against a local network', () => {
     expect(missingFile.stderr).toMatch(/does not exist/)
     const json = await net.cli('--json', 'get', 'no-such-bucket-x/k', join(work, 'z'))
     expect(JSON.parse(json.stdout).error.name).toBe('NoSuchObjectError')
+    const taken = await shoal(['up', '--dir', join(work, 'second'), '--port', new URL(net.network.coordinator.url).port, '--nodes', '1'])
+    expect(taken.code).toBe(1)
+    expect(taken.stderr).toMatch(/coordinator failed to start: .*EADDRINUSE/)
     const noNet = await shoal(['--dir', join(work, 'empty'), 'ls'])
     expect(noNet.code).toBe(1)
     expect(noNet.stderr).toMatch(/no Shoal network found/)
