@@ -37,7 +37,7 @@ const HEADER_CHECKSUM_BYTES = 8
  * Read size when serving a piece: 64 KiB (eight Merkle blocks) is what node's own file streams use and
  * keeps a read's memory bounded however large the piece is.
  */
-export const READ_CHUNK_BYTES = 64 * 1024
+export const READ_CHUNK_BYTES = 1024 * 1024
 /** Sub-directories of pieces/ and tmp/. */
 const PIECES_DIR = 'pieces'
 const TMP_DIR = 'tmp'
