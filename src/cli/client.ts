@@ -98,6 +98,11 @@ export class CoordinatorClient {
     return size
   }
 
+  /** Where an object's pieces are: per segment, each piece's node, provider, region and liveness. */
+  async locate (bucket: string, key: string): Promise<any> {
+    return await this.#json('GET', `${objectPath(bucket, key)}?locate`)
+  }
+
   async delete (bucket: string, key: string): Promise<void> {
     await this.#json('DELETE', objectPath(bucket, key))
   }

@@ -15,6 +15,7 @@ A first session:
   $ shoal put ./big.iso demo/big.iso   # encrypted, erasure-coded 4+2, spread so any one provider can fail
   $ shoal ls demo/
   $ shoal get demo/big.iso ./copy.iso
+  $ shoal locate demo/big.iso          # which node, provider and region holds each piece
   $ shoal status                       # nodes, liveness, pieces per provider and region
 
 Every command finds the network through --dir (default ./.shoal), --coordinator URL or SHOAL_COORDINATOR.
@@ -79,6 +80,8 @@ function program (setCode: (code: number) => void): Command {
     .action(act(async (target: string | undefined, _o, cmd: Command) => await objects.ls(target, cmd.optsWithGlobals())))
   p.command('rm').argument('<bucket/key>').description('delete an object')
     .action(act(async (target: string, _o, cmd: Command) => await objects.rmObject(target, g(cmd))))
+  p.command('locate').argument('<bucket/key>').description('show where an object\'s pieces are: node, provider, region, online')
+    .action(act(async (target: string, _o, cmd: Command) => await objects.locate(target, g(cmd))))
   p.command('status').description('nodes, liveness, capacity, pieces per provider and region, under-placed segments')
     .action(act(async (_o, cmd: Command) => await objects.status(g(cmd))))
   return p

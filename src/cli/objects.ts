@@ -178,6 +178,33 @@ export async function rb (name: string, g: GlobalOptions): Promise<number> {
   }
 }
 
+export async function locate (target: string, g: GlobalOptions): Promise<number> {
+  const { bucket, key } = parseTarget(target)
+  if (key === '') throw new UsageError(`"${target}" names no object; write BUCKET/KEY`)
+  const c = await client(g)
+  try {
+    const r = await c.locate(bucket, key)
+    if (g.json === true) { out(g, r, ''); return 0 }
+    const lines: string[] = [`${bucket}/${key}: ${formatBytes(r.object.size)}, ${r.segments.length === 0 ? 'stored inline in metadata (encrypted)' : `${r.segments.length} segment(s)`}`]
+    for (const s of r.segments as any[]) {
+      const up = (s.pieces as any[]).filter((p) => p.online).length
+      const perProvider = new Map<string, number>()
+      for (const p of s.pieces as any[]) perProvider.set(p.provider ?? '?', (perProvider.get(p.provider ?? '?') ?? 0) + 1)
+      lines.push('')
+      lines.push(`segment ${s.index}: ${formatBytes(s.size)}, ${s.k} data + ${s.m} parity pieces, ${s.pieces.length} stored, ${up} online (needs ${s.k})` +
+        `${s.underPlaced === true ? `, UNDER-PLACED: ${s.placementNote}` : ''}`)
+      lines.push(`  pieces per provider: ${[...perProvider].map(([p, n]) => `${p} ${n}`).join(', ')}`)
+      lines.push(table(['  PIECE', 'NODE', 'PROVIDER', 'REGION', 'OPERATOR', 'STATE', 'SIZE'], (s.pieces as any[]).map((p) => [
+        `  ${p.index}${p.index < s.k ? ' (data)' : ''}`, p.nodeId.slice(0, 12), p.provider ?? '?', p.region ?? '?', p.operator ?? '?', p.online === true ? 'online' : 'OFFLINE', formatBytes(p.size)
+      ])))
+    }
+    process.stdout.write(lines.join('\n') + '\n')
+    return 0
+  } finally {
+    c.close()
+  }
+}
+
 export async function status (g: GlobalOptions): Promise<number> {
   const c = await client(g)
   try {

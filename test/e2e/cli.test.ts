@@ -54,6 +54,21 @@ describe('shoal CLI against a local network', () => {
       expect(got.size).toBe(size)
       expect(Buffer.compare(await readFile(dest), data)).toBe(0)
     }
+    // Where the pieces went: every segment on distinct nodes, at least k+m of them, and no provider,
+    // region or operator holding more than total − k pieces of it (losing any one leaves ≥ k).
+    const located = await net.json('locate', `${bucket}/dir/obj-6`)
+    expect(located.segments).toHaveLength(6)
+    for (const seg of located.segments) {
+      expect(seg.pieces.length).toBeGreaterThanOrEqual(6)
+      expect(new Set(seg.pieces.map((p: any) => p.nodeId)).size).toBe(seg.pieces.length)
+      for (const dim of ['provider', 'region', 'operator']) {
+        const counts = new Map<string, number>()
+        for (const p of seg.pieces) counts.set(p[dim], (counts.get(p[dim]) ?? 0) + 1)
+        expect(Math.max(...counts.values()), dim).toBeLessThanOrEqual(seg.pieces.length - 4)
+      }
+      expect(seg.underPlaced).toBe(false)
+    }
+    expect((await net.json('locate', `${bucket}/dir/obj-1`)).segments).toEqual([])
     const listing = await net.json('ls', `${bucket}/dir/`)
     expect(listing.objects.map((o: any) => o.key).sort()).toEqual(sizes.map((_, i) => `dir/obj-${i}`).sort())
     const top = await net.json('ls', `${bucket}/`)
