@@ -2,7 +2,7 @@
  * The user's view: `shoal up` brings up a real network of processes, and the CLI stores, lists, reads
  * and deletes objects through it, byte-exact, with --json output for scripts and clear errors.
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -74,6 +74,28 @@ describe('shoal CLI against a local network', () => {
     const top = await net.json('ls', `${bucket}/`)
     expect(top.prefixes).toEqual(['dir/'])
     expect(top.objects).toEqual([])
+  })
+
+  it('never lets plaintext reach a node, nor the metadata store', async () => {
+    const bucket = randomName()
+    await net.json('mb', bucket)
+    const marker = Buffer.from('SHOAL-PLAINTEXT-MARKER-7f3a9c')
+    for (const [name, size] of [['tiny', 600], ['large', 3 * 1024 * 1024]] as const) {
+      const src = join(work, `plain-${name}`)
+      await writeFile(src, Buffer.concat(Array.from({ length: Math.ceil(size / marker.length) }, () => marker)).subarray(0, size))
+      await net.json('put', src, `${bucket}/${name}`)
+    }
+    const files = [join(net.dir, 'coordinator', 'metadata.db'), join(net.dir, 'coordinator', 'metadata.db-wal')]
+    for (const n of net.network.nodes) {
+      for (const e of await readdir(n.dataDir, { withFileTypes: true, recursive: true })) if (e.isFile()) files.push(join(e.parentPath, e.name))
+    }
+    let scanned = 0
+    for (const f of files) {
+      const bytes = await readFile(f).catch(() => Buffer.alloc(0))
+      scanned += bytes.length
+      expect(bytes.includes(marker), f).toBe(false)
+    }
+    expect(scanned).toBeGreaterThan(3 * 1024 * 1024) // the pieces were really there to scan
   })
 
   it('lists buckets, deletes objects, refuses to remove a non-empty bucket', async () => {
