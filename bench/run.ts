@@ -29,6 +29,7 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { createCodec, measureCodec } from '../src/erasure/index.js'
+import { isAlive as alive } from '../src/util/process.js'
 
 /** Repository root: this file runs as dist/bench/run.js. */
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
@@ -128,15 +129,6 @@ class Cleanup {
 
   killRemaining (): void {
     for (const pid of this.pids) if (alive(pid)) { try { process.kill(pid, 'SIGKILL') } catch {} }
-  }
-}
-
-function alive (pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
   }
 }
 

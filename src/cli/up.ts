@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url'
 import { CoordinatorClient } from './client.js'
 import { NETWORK_FILE, readNetworkFile, writeNetworkFile, type NetworkFile, type NetworkNode } from './network.js'
 import { parsePort } from './servers.js'
+import { isAlive } from '../util/process.js'
 
 /** Providers of the local network: a hyperscaler, a regional cloud, a home connection (as its ASN). */
 export const LOCAL_PROVIDERS = ['aws', 'hetzner', 'home:as3320'] as const
@@ -55,7 +56,7 @@ export async function runUp (opts: UpOptions): Promise<number> {
   await mkdir(join(dir, 'logs'), { recursive: true })
 
   const existing = await readNetworkFile(dir).catch(() => undefined)
-  if (existing !== undefined && alive(existing.coordinator.pid)) {
+  if (existing !== undefined && isAlive(existing.coordinator.pid)) {
     throw new Error(`a network is already running from ${dir} (coordinator pid ${existing.coordinator.pid}); stop it (Ctrl-C in its terminal) or use another --dir`)
   }
   await rm(join(dir, NETWORK_FILE), { force: true })
@@ -187,14 +188,5 @@ async function waitOnline (url: string, ids: string[]): Promise<void> {
     }
   } finally {
     client.close()
-  }
-}
-
-function alive (pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
   }
 }

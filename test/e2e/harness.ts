@@ -8,25 +8,14 @@ import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
+import type { NetworkFile, NetworkNode } from '../../src/cli/network.js'
 import { createCipheriv, createHash, randomBytes, type Cipher } from 'node:crypto'
 
 export const ROOT = resolve(import.meta.dirname, '../..')
 export const BIN = join(ROOT, 'bin', 'shoal.js')
 
-export interface NetworkNode {
-  id: string
-  url: string
-  pid: number
-  provider: string
-  region: string
-  operator: string
-  dataDir: string
-}
-
-export interface Network {
-  coordinator: { url: string, pid: number }
-  nodes: NetworkNode[]
-}
+export type { NetworkNode } from '../../src/cli/network.js'
+type Network = Pick<NetworkFile, 'coordinator' | 'nodes'>
 
 export interface CliResult {
   code: number
