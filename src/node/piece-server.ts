@@ -250,13 +250,18 @@ export class PieceServer {
     const gone = new AbortController()
     res.once('close', () => { gone.abort() })
     const piece = await this.#c.store.read(pieceId, { signal: gone.signal })
+    const it = piece.stream[Symbol.asyncIterator]()
+    // Read the first chunk before any header goes out: damage found there (always, for a piece of
+    // one chunk) becomes a clean error reply rather than a cut connection.
+    let next = await it.next()
     res.writeHead(200, {
       'content-type': 'application/octet-stream',
       'content-length': String(piece.size),
       [PIECE_HASH_HEADER]: piece.hash
     })
-    for await (const chunk of piece.stream) {
-      if (!res.write(chunk)) await once(res, 'drain', { signal: gone.signal })
+    while (next.done !== true) {
+      if (!res.write(next.value)) await once(res, 'drain', { signal: gone.signal })
+      next = await it.next()
     }
     res.end()
   }

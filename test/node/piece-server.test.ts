@@ -11,6 +11,7 @@ import {
   ORDER_LIMIT_HEADER, ORDER_LIMIT_TTL_MS, ORDER_PROOF_HEADER, type OrderLimit, type PieceAction, encodeOrderLimit,
   newPieceId, newSerial, signOrderLimit, signOrderProof
 } from '../../src/crypto/order-limit.js'
+import { READ_CHUNK_BYTES } from '../../src/node/file-piece-store.js'
 import { NodeAgent, type NodeAgentInit } from '../../src/node/node-agent.js'
 import {
   HEARTBEAT_PATH, IDENTITY_PATH, PIECE_HASH_HEADER, SIGNATURE_HEADER, type HeartbeatMessage, type PieceReceipt, verifyReceipt
@@ -319,7 +320,7 @@ describe('piece server', () => {
     expect(method.status).toBe(405)
   })
 
-  it('cuts a download short when the piece turns out to be corrupted', async () => {
+  it('refuses a corrupted piece before sending a byte when the damage is in its first chunk', async () => {
     const pieceId = newPieceId()
     const data = randomBytes(300_000)
     expect((await put(pieceId, data)).status).toBe(201)
@@ -328,6 +329,22 @@ describe('piece server', () => {
     await fh.write(Buffer.from([data[250_000] ^ 0xff]), 0, 1, 64 + 250_000)
     await fh.close()
     const reply = await get(pieceId)
+    expect(reply.status).toBe(500)
+    expect(JSON.parse(reply.body.toString()).error.name).toBe('PieceCorruptedError')
+  })
+
+  it('cuts a download short when the damage is found after the first chunk went out', async () => {
+    const pieceId = newPieceId()
+    const data = randomBytes(3 * READ_CHUNK_BYTES)
+    const big = { maxBytes: data.length }
+    const stored = await send(`${agent.url}/pieces/${pieceId}`, { method: 'PUT', headers: auth(limitFor(pieceId, 'put', big)), body: data })
+    expect(stored.status).toBe(201)
+    const file = join(dir, 'pieces', pieceId.slice(0, 2), pieceId.slice(2, 4), pieceId)
+    const at = 2 * READ_CHUNK_BYTES + 1000
+    const fh = await open(file, 'r+')
+    await fh.write(Buffer.from([data[at] ^ 0xff]), 0, 1, 64 + at)
+    await fh.close()
+    const reply = await send(`${agent.url}/pieces/${pieceId}`, { headers: auth(limitFor(pieceId, 'get', big)) })
     expect(reply.status).toBe(200) // headers went out before the damage was found...
     expect(reply.complete).toBe(false) // ...but the body never completes
     expect(reply.body.length).toBeLessThan(data.length)
