@@ -36,6 +36,14 @@ export interface AccountRecord {
   readonly createdAt: number
 }
 
+/** An S3 access key of an account. The secret is sealed with the coordinator's master key. */
+export interface AccessKeyRecord {
+  readonly accessKeyId: string
+  readonly accountId: string
+  readonly sealedSecret: Uint8Array
+  readonly createdAt: number
+}
+
 export interface BucketRecord {
   readonly name: string
   readonly ownerId: string
@@ -131,6 +139,16 @@ export interface MetadataStore {
   createAccount(account: AccountRecord): Promise<void>
   getAccount(id: string): Promise<AccountRecord | undefined>
   getAccountByName(name: string): Promise<AccountRecord | undefined>
+
+  /** Throws AlreadyExistsError when the access key id is taken. */
+  createAccessKey(key: AccessKeyRecord): Promise<void>
+  getAccessKey(accessKeyId: string): Promise<AccessKeyRecord | undefined>
+  /** Every key, or the keys of one account, sorted by creation time. */
+  listAccessKeys(accountId?: string): Promise<AccessKeyRecord[]>
+  /** Returns whether the key existed. */
+  deleteAccessKey(accessKeyId: string): Promise<boolean>
+  /** Every account, sorted by name. */
+  listAccounts(): Promise<AccountRecord[]>
 
   /** Throws AlreadyExistsError when the bucket exists. */
   createBucket(bucket: BucketRecord): Promise<void>

@@ -174,9 +174,31 @@ function initialSchema (dialect: SqlDialectName): Migration {
 }
 
 /** Every migration, by name; names sort in the order they must run. */
+/** 0002: S3 access keys, each belonging to an account. */
+function accessKeys (dialect: SqlDialectName): Migration {
+  const { keyText, blob } = dialectTypes(dialect)
+  return {
+    async up (root: Kysely<any>): Promise<void> {
+      await inTransaction(root, async (db) => {
+        await db.schema.createTable('access_keys').ifNotExists()
+          .addColumn('access_key_id', keyText, (c) => c.primaryKey())
+          .addColumn('account_id', keyText, (c) => c.notNull().references('accounts.id'))
+          .addColumn('sealed_secret', blob, (c) => c.notNull())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .execute()
+        await db.schema.createIndex('access_keys_account').ifNotExists().on('access_keys').column('account_id').execute()
+      })
+    },
+    async down (db: Kysely<any>): Promise<void> {
+      await db.schema.dropTable('access_keys').ifExists().execute()
+    }
+  }
+}
+
 export function buildMigrations (dialect: SqlDialectName): Record<string, Migration> {
   return {
-    '0001_initial': initialSchema(dialect)
+    '0001_initial': initialSchema(dialect),
+    '0002_access_keys': accessKeys(dialect)
   }
 }
 

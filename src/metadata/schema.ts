@@ -49,6 +49,14 @@ export interface AccountsTable {
   created_at: Int64
 }
 
+/** S3 access keys (migration 0002). */
+export interface AccessKeysTable {
+  access_key_id: string
+  account_id: string
+  sealed_secret: Blob
+  created_at: Int64
+}
+
 /** Buckets, keyed by name (byte order). */
 export interface BucketsTable {
   name: string
@@ -110,6 +118,7 @@ export interface ObjectsTable {
 export interface Database {
   nodes: NodesTable
   accounts: AccountsTable
+  access_keys: AccessKeysTable
   buckets: BucketsTable
   uploads: UploadsTable
   segments: SegmentsTable

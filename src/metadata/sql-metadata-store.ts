@@ -26,12 +26,12 @@ import {
   UploadStateError
 } from './errors.js'
 import type {
-  AccountRecord, BucketRecord, ListObjectsOptions, MetadataStats, MetadataStore, NodeRecord, ObjectRecord,
+  AccessKeyRecord, AccountRecord, BucketRecord, ListObjectsOptions, MetadataStats, MetadataStore, NodeRecord, ObjectRecord,
   PieceRecord, SegmentRecord, UploadRecord, UploadState
 } from './metadata-store.js'
 import { migrateToLatest } from './migrations.js'
 import type {
-  AccountsTable, BucketsTable, Database, NodesTable, ObjectsTable, SqlDialectName, UploadsTable
+  AccessKeysTable, AccountsTable, BucketsTable, Database, NodesTable, ObjectsTable, SqlDialectName, UploadsTable
 } from './schema.js'
 
 /** listObjects' page size when the caller gives none (S3's default max-keys). */
@@ -132,6 +132,15 @@ function accountFromRow (row: Selectable<AccountsTable>): AccountRecord {
   return {
     id: row.id,
     name: row.name,
+    sealedSecret: fromBlob(row.sealed_secret),
+    createdAt: toSafeNumber(row.created_at)
+  }
+}
+
+function accessKeyFromRow (row: Selectable<AccessKeysTable>): AccessKeyRecord {
+  return {
+    accessKeyId: row.access_key_id,
+    accountId: row.account_id,
     sealedSecret: fromBlob(row.sealed_secret),
     createdAt: toSafeNumber(row.created_at)
   }
@@ -294,6 +303,50 @@ export class SqlMetadataStore implements MetadataStore {
     this.#assertOpen()
     const row = await this.#db.selectFrom('accounts').selectAll().where('name', '=', name).executeTakeFirst()
     return row === undefined ? undefined : accountFromRow(row)
+  }
+
+  async listAccounts (): Promise<AccountRecord[]> {
+    this.#assertOpen()
+    const rows = await this.#db.selectFrom('accounts').selectAll().orderBy('name').execute()
+    return rows.map(accountFromRow)
+  }
+
+  // ── access keys ──────────────────────────────────────────────────────────────────────────────
+
+  /** Throws AlreadyExistsError when the id is taken, NotFoundError when the account is missing. */
+  async createAccessKey (key: AccessKeyRecord): Promise<void> {
+    this.#assertOpen()
+    if (await this.getAccount(key.accountId) === undefined) throw new NotFoundError(`Account ${key.accountId} does not exist; create it first.`)
+    const result = await this.#db.insertInto('access_keys')
+      .values({
+        access_key_id: key.accessKeyId,
+        account_id: key.accountId,
+        sealed_secret: toBuffer(key.sealedSecret),
+        created_at: key.createdAt
+      })
+      .onConflict((oc) => oc.doNothing())
+      .executeTakeFirst()
+    if (result.numInsertedOrUpdatedRows === 0n) throw new AlreadyExistsError(`Access key ${key.accessKeyId} already exists; generate another.`)
+  }
+
+  async getAccessKey (accessKeyId: string): Promise<AccessKeyRecord | undefined> {
+    this.#assertOpen()
+    const row = await this.#db.selectFrom('access_keys').selectAll().where('access_key_id', '=', accessKeyId).executeTakeFirst()
+    return row === undefined ? undefined : accessKeyFromRow(row)
+  }
+
+  async listAccessKeys (accountId?: string): Promise<AccessKeyRecord[]> {
+    this.#assertOpen()
+    let q = this.#db.selectFrom('access_keys').selectAll()
+    if (accountId !== undefined) q = q.where('account_id', '=', accountId)
+    const rows = await q.orderBy('created_at').orderBy('access_key_id').execute()
+    return rows.map(accessKeyFromRow)
+  }
+
+  async deleteAccessKey (accessKeyId: string): Promise<boolean> {
+    this.#assertOpen()
+    const result = await this.#db.deleteFrom('access_keys').where('access_key_id', '=', accessKeyId).executeTakeFirst()
+    return result.numDeletedRows > 0n
   }
 
   // ── buckets ──────────────────────────────────────────────────────────────────────────────────

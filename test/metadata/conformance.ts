@@ -240,6 +240,27 @@ export function runMetadataConformance (name: string, open: () => Promise<Opened
       })
     })
 
+    describe('access keys', () => {
+      it('creates, reads, lists per account, deletes; refuses duplicates and unknown accounts', async () => {
+        await store.createAccount(makeAccount('a1', 'alice'))
+        await store.createAccount(makeAccount('a2', 'bob'))
+        const k1 = { accessKeyId: 'SHOALKEY1', accountId: 'a1', sealedSecret: new Uint8Array([1, 2, 3, 0, 255]), createdAt: 10 }
+        const k2 = { accessKeyId: 'SHOALKEY2', accountId: 'a2', sealedSecret: new Uint8Array([9]), createdAt: 20 }
+        const k3 = { accessKeyId: 'SHOALKEY3', accountId: 'a1', sealedSecret: new Uint8Array([7]), createdAt: 30 }
+        for (const k of [k1, k2, k3]) await store.createAccessKey(k)
+        expect(await store.getAccessKey('SHOALKEY1')).toEqual(k1)
+        expect(await store.getAccessKey('shoalkey1')).toBeUndefined()
+        expect((await store.listAccessKeys('a1')).map((k) => k.accessKeyId)).toEqual(['SHOALKEY1', 'SHOALKEY3'])
+        expect((await store.listAccessKeys()).map((k) => k.accessKeyId)).toEqual(['SHOALKEY1', 'SHOALKEY2', 'SHOALKEY3'])
+        await expectError(store.createAccessKey({ ...k1, accountId: 'a2' }), 'AlreadyExistsError')
+        await expectError(store.createAccessKey({ ...k1, accessKeyId: 'SHOALKEY4', accountId: 'nobody' }), 'NotFoundError')
+        expect(await store.deleteAccessKey('SHOALKEY1')).toBe(true)
+        expect(await store.deleteAccessKey('SHOALKEY1')).toBe(false)
+        expect(await store.getAccessKey('SHOALKEY1')).toBeUndefined()
+        expect((await store.listAccounts()).map((a) => a.name)).toEqual(['alice', 'bob'])
+      })
+    })
+
     describe('buckets', () => {
       it('creates, reads, refuses duplicates', async () => {
         const bucket = makeBucket('photos')
