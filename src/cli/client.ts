@@ -51,6 +51,18 @@ export class CoordinatorClient {
     return await this.#json('GET', '/api/status')
   }
 
+  async listKeys (): Promise<Array<{ accessKeyId: string, account: string, createdAt: string }>> {
+    return (await this.#json('GET', '/api/keys')).keys
+  }
+
+  async createKey (account: string): Promise<{ accessKeyId: string, secretAccessKey: string, account: string }> {
+    return await this.#json('POST', '/api/keys', { account })
+  }
+
+  async deleteKey (accessKeyId: string): Promise<void> {
+    await this.#json('DELETE', `/api/keys/${encodeURIComponent(accessKeyId)}`)
+  }
+
   async listBuckets (): Promise<any[]> {
     return (await this.#json('GET', '/api/buckets')).buckets
   }

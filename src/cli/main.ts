@@ -38,13 +38,15 @@ function program (setCode: (code: number) => void): Command {
     .option('--port <port>', 'coordinator port (nodes use port+31…; 0 = any free ports)', '7070')
     .option('--capacity <size>', 'capacity each node offers', '10GiB')
     .option('--segment-size <size>', 'segment size of new objects', '64MiB')
-    .action(act(async (_o, cmd: Command) => { const o = cmd.optsWithGlobals(); return await runUp({ dir: o.dir, nodes: o.nodes, port: o.port, capacity: o.capacity, segmentSize: o.segmentSize, json: o.json }) }))
+    .option('--s3-port <port>', 'S3 endpoint port (default 9000, or any free port with --port 0)')
+    .action(act(async (_o, cmd: Command) => { const o = cmd.optsWithGlobals(); return await runUp({ dir: o.dir, nodes: o.nodes, port: o.port, capacity: o.capacity, segmentSize: o.segmentSize, s3Port: o.s3Port, json: o.json }) }))
 
   p.command('coordinator').description('run a coordinator (registry, placement, metadata, order limits, gateway, API)')
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
     .option('--port <port>', 'API port (0 = any free port)', '7070')
     .option('--metadata <url>', 'metadata store: sqlite:PATH or postgres://… (default: SQLite in --dir)')
     .option('--segment-size <size>', 'segment size of new objects', '64MiB')
+    .option('--s3-port <port>', 'S3 endpoint port (0 = any free port, off = none)', '9000')
     .addOption(new Option('--exit-with-parent <pid>').hideHelp())
     .action(act(async (_o, cmd: Command) => await runCoordinator(cmd.optsWithGlobals())))
 
@@ -82,6 +84,13 @@ function program (setCode: (code: number) => void): Command {
     .action(act(async (target: string, _o, cmd: Command) => await objects.rmObject(target, g(cmd))))
   p.command('locate').argument('<bucket/key>').description('show where an object\'s pieces are: node, provider, region, online')
     .action(act(async (target: string, _o, cmd: Command) => await objects.locate(target, g(cmd))))
+  const keys = p.command('keys').description('S3 access keys: each belongs to an account, which owns the buckets it creates')
+  keys.command('create').argument('<account>').description('create an access key for ACCOUNT (created if new); the secret is shown once')
+    .action(act(async (account: string, _o, cmd: Command) => await objects.keysCreate(account, g(cmd))))
+  keys.command('ls').description('list access keys and their accounts (never secrets)')
+    .action(act(async (_o, cmd: Command) => await objects.keysList(g(cmd))))
+  keys.command('rm').argument('<accessKeyId>').description('delete an access key')
+    .action(act(async (id: string, _o, cmd: Command) => await objects.keysRemove(id, g(cmd))))
   p.command('status').description('nodes, liveness, capacity, pieces per provider and region, under-placed segments')
     .action(act(async (_o, cmd: Command) => await objects.status(g(cmd))))
   return p
@@ -91,7 +100,8 @@ function program (setCode: (code: number) => void): Command {
 export async function main (argv: string[]): Promise<number> {
   let code = 0
   const p = program((c) => { code = c })
-  for (const cmd of p.commands) cmd.exitOverride()
+  const override = (c: Command): void => { c.exitOverride(); for (const sub of c.commands) override(sub) }
+  override(p)
   try {
     await p.parseAsync(argv)
     return code

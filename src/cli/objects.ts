@@ -205,6 +205,40 @@ export async function locate (target: string, g: GlobalOptions): Promise<number>
   }
 }
 
+export async function keysCreate (account: string, g: GlobalOptions): Promise<number> {
+  const c = await client(g)
+  try {
+    const k = await c.createKey(account)
+    out(g, { accessKeyId: k.accessKeyId, secretAccessKey: k.secretAccessKey, account: k.account },
+      `access key for account ${k.account} (the secret is shown only now):\n  aws_access_key_id     = ${k.accessKeyId}\n  aws_secret_access_key = ${k.secretAccessKey}`)
+    return 0
+  } finally {
+    c.close()
+  }
+}
+
+export async function keysList (g: GlobalOptions): Promise<number> {
+  const c = await client(g)
+  try {
+    const keys = await c.listKeys()
+    out(g, { keys }, keys.length === 0 ? 'no access keys; create one with `shoal keys create NAME`' : table(['ACCESS KEY ID', 'ACCOUNT', 'CREATED'], keys.map((k) => [k.accessKeyId, k.account, k.createdAt])))
+    return 0
+  } finally {
+    c.close()
+  }
+}
+
+export async function keysRemove (id: string, g: GlobalOptions): Promise<number> {
+  const c = await client(g)
+  try {
+    await c.deleteKey(id)
+    out(g, { deleted: { accessKeyId: id } }, `deleted access key ${id}`)
+    return 0
+  } finally {
+    c.close()
+  }
+}
+
 export async function status (g: GlobalOptions): Promise<number> {
   const c = await client(g)
   try {

@@ -14,6 +14,7 @@ export interface CoordinatorOptions {
   port: string
   metadata?: string
   segmentSize?: string
+  s3Port?: string
   json?: boolean
   exitWithParent?: string
 }
@@ -25,11 +26,12 @@ export async function runCoordinator (opts: CoordinatorOptions): Promise<number>
     host: opts.host,
     port: parsePort(opts.port),
     metadataUrl: opts.metadata,
-    segmentSize: opts.segmentSize === undefined ? undefined : parseBytes(opts.segmentSize)
+    segmentSize: opts.segmentSize === undefined ? undefined : parseBytes(opts.segmentSize),
+    s3Port: opts.s3Port === undefined ? undefined : opts.s3Port === 'off' ? false : parsePort(opts.s3Port)
   }, { logger })
   await coordinator.start()
-  ready(opts.json === true, { event: 'ready', role: 'coordinator', id: coordinator.id, publicKey: coordinator.publicKey, url: coordinator.url, pid: process.pid },
-    `coordinator ${coordinator.id} listening on ${coordinator.url}`)
+  ready(opts.json === true, { event: 'ready', role: 'coordinator', id: coordinator.id, publicKey: coordinator.publicKey, url: coordinator.url, s3: coordinator.s3Url, region: coordinator.s3Region, pid: process.pid },
+    `coordinator ${coordinator.id} listening on ${coordinator.url}${coordinator.s3Url === '' ? '' : `, S3 on ${coordinator.s3Url}`}`)
   await untilStopped(opts.exitWithParent, logger)
   await coordinator.stop()
   return 0

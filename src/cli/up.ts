@@ -6,7 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createWriteStream } from 'node:fs'
-import { mkdir, readFile, rm } from 'node:fs/promises'
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
@@ -14,6 +14,8 @@ import { CoordinatorClient } from './client.js'
 import { NETWORK_FILE, readNetworkFile, writeNetworkFile, type NetworkFile, type NetworkNode } from './network.js'
 import { parsePort } from './servers.js'
 import { isAlive } from '../util/process.js'
+import { DEFAULT_ACCOUNT } from '../coordinator/keyring.js'
+import { DEFAULT_S3_PORT } from '../gateway/s3/s3-server.js'
 
 /** Providers of the local network: a hyperscaler, a regional cloud, a home connection (as its ASN). */
 export const LOCAL_PROVIDERS = ['aws', 'hetzner', 'home:as3320'] as const
@@ -36,6 +38,7 @@ export interface UpOptions {
   port: string
   capacity: string
   segmentSize?: string
+  s3Port?: string
   json?: boolean
 }
 
@@ -82,6 +85,7 @@ export async function runUp (opts: UpOptions): Promise<number> {
     say(`Starting a local Shoal network in ${dir} …`)
     const coord = await start(children, join(dir, 'logs', 'coordinator.log'),
       ['coordinator', '--dir', join(dir, 'coordinator'), '--port', String(port), '--segment-size', opts.segmentSize ?? '64MiB',
+        '--s3-port', opts.s3Port ?? (port === 0 ? '0' : String(DEFAULT_S3_PORT)),
         '--json', '--exit-with-parent', String(process.pid)])
     const coordinatorUrl = coord.url as string
     const nodes: NetworkNode[] = []
@@ -100,7 +104,12 @@ export async function runUp (opts: UpOptions): Promise<number> {
     }
     await Promise.all(starting)
     await waitOnline(coordinatorUrl, nodes.map((n) => n.id))
-    const network: NetworkFile = { coordinator: { url: coordinatorUrl, pid: coord.pid as number }, nodes }
+    const credentials = await s3Credentials(dir, coordinatorUrl)
+    const network: NetworkFile = {
+      coordinator: { url: coordinatorUrl, pid: coord.pid as number },
+      s3: { endpoint: coord.s3 as string, accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey, region: coord.region as string },
+      nodes
+    }
     await writeNetworkFile(dir, network)
 
     for (const [i, child] of children.entries()) {
@@ -115,6 +124,7 @@ export async function runUp (opts: UpOptions): Promise<number> {
       process.stdout.write(JSON.stringify({ event: 'ready', dir, network }) + '\n')
     } else {
       say(`\nCoordinator  ${coordinatorUrl}  (pid ${coord.pid})`)
+      say(`S3 endpoint  ${network.s3!.endpoint}  region ${network.s3!.region}  access key ${network.s3!.accessKeyId}  secret ${network.s3!.secretAccessKey}`)
       for (const n of nodes) say(`Node ${n.id.slice(0, 12)}  ${n.url}  ${n.provider.padEnd(12)} ${n.region.padEnd(13)} ${n.operator.padEnd(6)} pid ${n.pid}`)
       say(`
 Network description: ${join(dir, NETWORK_FILE)}   Logs: ${join(dir, 'logs')}
@@ -125,6 +135,7 @@ Try, in another terminal (from this folder):
   npx shoal ls demo/
   npx shoal get demo/some-file ./copy
   npx shoal status
+  AWS_ACCESS_KEY_ID=${network.s3!.accessKeyId} AWS_SECRET_ACCESS_KEY=${network.s3!.secretAccessKey} aws --endpoint-url ${network.s3!.endpoint} s3 ls
   kill -9 ${nodes.filter((n) => n.provider === nodes[0]?.provider).map((n) => n.pid).join(' ')}   # take provider ${nodes[0]?.provider} down, then get again
 
 Press Ctrl-C to stop every process.`)
@@ -173,6 +184,25 @@ async function start (children: ChildProcess[], logFile: string, args: string[])
       }, 100)
     })
   })
+}
+
+/** File in DIR keeping the local network's default S3 credentials, so restarts print the same ones. */
+export const CREDENTIALS_FILE = 's3-credentials.json'
+
+/** The default account's S3 key: reused from DIR/s3-credentials.json while the coordinator still knows it, else created. */
+async function s3Credentials (dir: string, coordinatorUrl: string): Promise<{ accessKeyId: string, secretAccessKey: string }> {
+  const file = join(dir, CREDENTIALS_FILE)
+  const client = new CoordinatorClient(coordinatorUrl)
+  try {
+    const saved = await readFile(file, 'utf8').then((t) => JSON.parse(t) as { accessKeyId: string, secretAccessKey: string }, () => undefined)
+    if (saved !== undefined && (await client.listKeys()).some((k) => k.accessKeyId === saved.accessKeyId)) return saved
+    const created = await client.createKey(DEFAULT_ACCOUNT)
+    const fresh = { accessKeyId: created.accessKeyId, secretAccessKey: created.secretAccessKey }
+    await writeFile(file, JSON.stringify(fresh, null, 2) + '\n', { mode: 0o600 })
+    return fresh
+  } finally {
+    client.close()
+  }
 }
 
 async function waitOnline (url: string, ids: string[]): Promise<void> {

@@ -4,6 +4,9 @@
  *   GET    /api/identity                      coordinator id and public key (nodes pin it)
  *   POST   /api/nodes/heartbeat               signed node heartbeat
  *   GET    /api/status                        nodes, liveness, capacity, spread, under-placed segments
+ *   GET    /api/keys                          S3 access keys (ids and accounts, never secrets)
+ *   POST   /api/keys                          create one: {"account": NAME} → id and secret (shown once)
+ *   DELETE /api/keys/:id                      delete one
  *   GET    /api/buckets                       list buckets
  *   PUT    /api/buckets/:bucket               create (optional JSON body: bucket settings)
  *   GET    /api/buckets/:bucket               one bucket and its settings
@@ -133,6 +136,8 @@ export class CoordinatorApi {
         sendJson(res, 200, reply)
       } else if (rawPath === '/api/status' && method === 'GET') {
         sendJson(res, 200, await this.#status())
+      } else if (parts[0] === 'api' && parts[1] === 'keys') {
+        await this.#keys(req, res, method, parts.slice(2))
       } else if (parts[0] === 'api' && parts[1] === 'buckets') {
         await this.#buckets(req, res, method, parts.slice(2))
       } else if (parts[0] === 'api' && parts[1] === 'objects' && parts.length >= 3) {
@@ -143,6 +148,38 @@ export class CoordinatorApi {
     } catch (err) {
       this.#fail(req, res, err)
     }
+  }
+
+  async #keys (req: IncomingMessage, res: ServerResponse, method: string, rest: string[]): Promise<void> {
+    const { metadata, keyring } = this.#c
+    if (rest.length === 0 || (rest.length === 1 && rest[0] === '')) {
+      if (method === 'GET') {
+        const accounts = new Map((await metadata.listAccounts()).map((a) => [a.id, a.name]))
+        const keys = await metadata.listAccessKeys()
+        sendJson(res, 200, { keys: keys.map((k) => ({ accessKeyId: k.accessKeyId, account: accounts.get(k.accountId) ?? k.accountId, createdAt: new Date(k.createdAt).toISOString() })) })
+        return
+      }
+      if (method === 'POST') {
+        const body = await readJson(req, SMALL_BODY_LIMIT) as { account?: unknown } | undefined
+        const account = body?.account
+        if (typeof account !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/.test(account)) {
+          throw new BadRequestError('give {"account": NAME}: 1 to 64 letters, digits, ".", "_", "@" or "-", starting with a letter or digit')
+        }
+        const key = await keyring.createAccessKey(account)
+        this.#c.logger.info('access key created', { account, accessKeyId: key.accessKeyId })
+        sendJson(res, 201, { accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey, account })
+        return
+      }
+      throw new BadRequestError(`${method} is not supported on /api/keys`)
+    }
+    if (rest.length === 1 && method === 'DELETE') {
+      const id = decodePathPart(rest[0])
+      if (!await keyring.deleteAccessKey(id)) throw new NoSuchObjectError(`access key ${id} does not exist`)
+      this.#c.logger.info('access key deleted', { accessKeyId: id })
+      res.writeHead(204).end()
+      return
+    }
+    throw new BadRequestError('key paths are GET|POST /api/keys and DELETE /api/keys/ID')
   }
 
   async #buckets (req: IncomingMessage, res: ServerResponse, method: string, rest: string[]): Promise<void> {

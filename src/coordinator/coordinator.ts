@@ -12,6 +12,7 @@ import { Gateway } from '../gateway/gateway.js'
 import { PieceClient } from '../gateway/piece-client.js'
 import type { Logger } from '../util/logger.js'
 import { CoordinatorApi } from './api.js'
+import { DEFAULT_S3_PORT, S3Server } from '../gateway/s3/s3-server.js'
 import { CoordinatorBroker } from './broker.js'
 import { DEFAULT_ACCOUNT, Keyring } from './keyring.js'
 import { NodeRegistry, OFFLINE_AFTER_MS } from './registry.js'
@@ -28,6 +29,10 @@ export interface CoordinatorInit {
   metadataUrl?: string
   offlineAfterMs?: number
   segmentSize?: number
+  /** Port of the S3 endpoint (0 = any free port; default 9000); `false` runs no S3 endpoint. */
+  s3Port?: number | false
+  /** Region the S3 endpoint reports (default us-east-1). */
+  s3Region?: string
 }
 
 export class Coordinator {
@@ -36,6 +41,7 @@ export class Coordinator {
   #metadata: MetadataStore | undefined
   #registry: NodeRegistry | undefined
   #api: CoordinatorApi | undefined
+  #s3: S3Server | undefined
   #pieces: PieceClient | undefined
   #identity: Identity | undefined
   #url = ''
@@ -46,6 +52,9 @@ export class Coordinator {
   }
 
   get url (): string { return this.#url }
+  /** The S3 endpoint's URL ('' when it isn't running). */
+  get s3Url (): string { return this.#s3?.url ?? '' }
+  get s3Region (): string { return this.#s3?.region ?? '' }
   get id (): string { return this.#identity?.id ?? '' }
   get publicKey (): string { return this.#identity?.publicKey ?? '' }
 
@@ -75,7 +84,12 @@ export class Coordinator {
       this.#api = new CoordinatorApi({ host: this.#init.host ?? '127.0.0.1', port: this.#init.port ?? DEFAULT_COORDINATOR_PORT },
         { identity, broker, metadata, registry, gateway, keyring, logger: this.#logger.child('api') })
       this.#url = await this.#api.start()
-      this.#logger.info('coordinator started', { id: identity.id, url: this.#url })
+      if (this.#init.s3Port !== false) {
+        this.#s3 = new S3Server({ host: this.#init.host ?? '127.0.0.1', port: this.#init.s3Port ?? DEFAULT_S3_PORT, region: this.#init.s3Region },
+          { metadata, gateway, keys: keyring, logger: this.#logger.child('s3') })
+        await this.#s3.start()
+      }
+      this.#logger.info('coordinator started', { id: identity.id, url: this.#url, s3: this.s3Url })
     } catch (err) {
       await this.stop()
       throw err
@@ -84,6 +98,8 @@ export class Coordinator {
 
   /** Stops serving and closes the metadata store; safe to call twice. */
   async stop (): Promise<void> {
+    await this.#s3?.stop()
+    this.#s3 = undefined
     await this.#api?.stop()
     this.#api = undefined
     this.#registry?.stop()

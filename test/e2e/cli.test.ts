@@ -24,8 +24,11 @@ describe('shoal CLI against a local network', () => {
 
   it('writes network.json in the shape DESIGN.md gives', async () => {
     const file = JSON.parse(await readFile(join(net.dir, 'network.json'), 'utf8'))
-    expect(Object.keys(file).sort()).toEqual(['coordinator', 'nodes'])
+    expect(Object.keys(file).sort()).toEqual(['coordinator', 'nodes', 's3'])
     expect(Object.keys(file.coordinator).sort()).toEqual(['pid', 'url'])
+    expect(Object.keys(file.s3).sort()).toEqual(['accessKeyId', 'endpoint', 'region', 'secretAccessKey'])
+    expect(file.s3.endpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
+    expect(file.s3.region).toBe('us-east-1')
     expect(file.nodes).toHaveLength(9)
     for (const n of file.nodes) {
       expect(Object.keys(n).sort()).toEqual(['dataDir', 'id', 'operator', 'pid', 'provider', 'region', 'url'])

@@ -15,7 +15,7 @@ export const ROOT = resolve(import.meta.dirname, '../..')
 export const BIN = join(ROOT, 'bin', 'shoal.js')
 
 export type { NetworkNode } from '../../src/cli/network.js'
-type Network = Pick<NetworkFile, 'coordinator' | 'nodes'>
+type Network = Pick<NetworkFile, 'coordinator' | 'nodes' | 's3'>
 
 export interface CliResult {
   code: number
@@ -112,7 +112,8 @@ export class LocalNetwork {
   /** Starts a replacement coordinator on the same folder and port (as an operator would after a crash). */
   async restartCoordinator (): Promise<void> {
     const port = new URL(this.network.coordinator.url).port
-    const ready = await this.#spawnReady(['coordinator', '--dir', join(this.dir, 'coordinator'), '--port', port, '--segment-size', '1MiB', '--json'])
+    const s3Port = this.network.s3 === undefined ? 'off' : new URL(this.network.s3.endpoint).port
+    const ready = await this.#spawnReady(['coordinator', '--dir', join(this.dir, 'coordinator'), '--port', port, '--s3-port', s3Port, '--segment-size', '1MiB', '--json'])
     this.network = { ...this.network, coordinator: { url: this.network.coordinator.url, pid: ready.pid } }
   }
 

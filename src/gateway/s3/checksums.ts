@@ -1,0 +1,229 @@
+/**
+ * Streaming checksums for S3's additional checksums (x-amz-checksum-crc32, -crc32c, -crc64nvme, -sha1,
+ * -sha256) and Content-MD5, each digested as the base64 of its big-endian bytes, as S3 sends them.
+ * The CRCs are table-driven slice-by-8 on 32-bit integers (no BigInt on the byte path) because they run
+ * over every uploaded byte; the hashes are node:crypto's.
+ *
+ * CRC parameters (CRC RevEng catalogue): CRC-32/ISO-HDLC (zlib; reflected poly 0xEDB88320),
+ * CRC-32/ISCSI (Castagnoli; reflected 0x82F63B78), CRC-64/NVME (poly 0xAD93D23594C93659, reflected
+ * 0x9A6C9329AC4BC9B5); all with init and xorout all-ones, refin/refout true.
+ */
+
+import { createHash, type Hash } from 'node:crypto'
+
+/** The algorithms S3 accepts (x-amz-checksum-algorithm, lowercased) plus 'md5' for Content-MD5. */
+export const CHECKSUM_ALGORITHMS = ['crc32', 'crc32c', 'crc64nvme', 'sha1', 'sha256', 'md5'] as const
+export type ChecksumAlgorithm = typeof CHECKSUM_ALGORITHMS[number]
+
+/** An incremental checksum. */
+export interface Checksum {
+  readonly algorithm: ChecksumAlgorithm
+  /** Adds bytes; returns the same checksum. Fails after `digest`. */
+  update (data: Uint8Array): Checksum
+  /** The digest, big-endian bytes. May be called once; later `update`/`digest` calls throw. */
+  digest (): Buffer
+  /** base64 of `digest()`, the form of x-amz-checksum-* and Content-MD5 headers. */
+  digestBase64 (): string
+}
+
+/** Tells whether a string names a supported algorithm (lowercase, as `CHECKSUM_ALGORITHMS`). Never fails. */
+export function isChecksumAlgorithm (name: string): name is ChecksumAlgorithm {
+  return (CHECKSUM_ALGORITHMS as readonly string[]).includes(name)
+}
+
+/** Eight 256-entry tables for slice-by-8 of a reflected 32-bit CRC. */
+function crc32Tables (reflectedPoly: number): Int32Array[] {
+  const tables = Array.from({ length: 8 }, () => new Int32Array(256))
+  for (let n = 0; n < 256; n++) {
+    let c = n
+    for (let k = 0; k < 8; k++) c = (c & 1) !== 0 ? (c >>> 1) ^ reflectedPoly : c >>> 1
+    tables[0]![n] = c
+  }
+  for (let n = 0; n < 256; n++) {
+    let c = tables[0]![n]!
+    for (let t = 1; t < 8; t++) {
+      c = tables[0]![c & 0xff]! ^ (c >>> 8)
+      tables[t]![n] = c
+    }
+  }
+  return tables
+}
+
+/** Updates a reflected 32-bit CRC register (pre-inverted) over `data`. */
+function crc32Update (tables: readonly Int32Array[], crc: number, data: Uint8Array): number {
+  const [t0, t1, t2, t3, t4, t5, t6, t7] = tables as [Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array]
+  let c = crc | 0
+  let i = 0
+  const n = data.length
+  const end8 = n - (n & 7)
+  for (; i < end8; i += 8) {
+    const a = c ^ (data[i]! | (data[i + 1]! << 8) | (data[i + 2]! << 16) | (data[i + 3]! << 24))
+    c = t7[a & 0xff]! ^ t6[(a >>> 8) & 0xff]! ^ t5[(a >>> 16) & 0xff]! ^ t4[a >>> 24]! ^
+      t3[data[i + 4]!]! ^ t2[data[i + 5]!]! ^ t1[data[i + 6]!]! ^ t0[data[i + 7]!]!
+  }
+  for (; i < n; i++) c = t0[(c ^ data[i]!) & 0xff]! ^ (c >>> 8)
+  return c
+}
+
+const CRC32_TABLES = crc32Tables(0xedb88320)
+const CRC32C_TABLES = crc32Tables(0x82f63b78)
+
+/** Reflected CRC-64/NVME polynomial as two 32-bit halves. */
+const CRC64_POLY_HI = 0x9a6c9329
+const CRC64_POLY_LO = 0xac4bc9b5
+
+/** Slice-by-8 tables for CRC-64/NVME: [hi, lo] halves of each of the 8 tables. */
+const CRC64_TABLES = ((): { hi: Uint32Array[], lo: Uint32Array[] } => {
+  const hi = Array.from({ length: 8 }, () => new Uint32Array(256))
+  const lo = Array.from({ length: 8 }, () => new Uint32Array(256))
+  for (let n = 0; n < 256; n++) {
+    let h = 0
+    let l = n
+    for (let k = 0; k < 8; k++) {
+      const bit = l & 1
+      l = ((l >>> 1) | (h << 31)) >>> 0
+      h = h >>> 1
+      if (bit !== 0) {
+        h = (h ^ CRC64_POLY_HI) >>> 0
+        l = (l ^ CRC64_POLY_LO) >>> 0
+      }
+    }
+    hi[0]![n] = h
+    lo[0]![n] = l
+  }
+  for (let n = 0; n < 256; n++) {
+    let h = hi[0]![n]!
+    let l = lo[0]![n]!
+    for (let t = 1; t < 8; t++) {
+      const idx = l & 0xff
+      l = (((l >>> 8) | (h << 24)) ^ lo[0]![idx]!) >>> 0
+      h = ((h >>> 8) ^ hi[0]![idx]!) >>> 0
+      hi[t]![n] = h
+      lo[t]![n] = l
+    }
+  }
+  return { hi, lo }
+})()
+
+/** Updates a reflected CRC-64 register held as [hi, lo] over `data`. */
+function crc64Update (state: Uint32Array, data: Uint8Array): void {
+  const { hi, lo } = CRC64_TABLES
+  const [h0, h1, h2, h3, h4, h5, h6, h7] = hi as [Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array]
+  const [l0, l1, l2, l3, l4, l5, l6, l7] = lo as [Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array]
+  let h = state[0]!
+  let l = state[1]!
+  let i = 0
+  const n = data.length
+  const end8 = n - (n & 7)
+  for (; i < end8; i += 8) {
+    const a = l ^ (data[i]! | (data[i + 1]! << 8) | (data[i + 2]! << 16) | (data[i + 3]! << 24))
+    const b = h ^ (data[i + 4]! | (data[i + 5]! << 8) | (data[i + 6]! << 16) | (data[i + 7]! << 24))
+    const a0 = a & 0xff; const a1 = (a >>> 8) & 0xff; const a2 = (a >>> 16) & 0xff; const a3 = a >>> 24
+    const b0 = b & 0xff; const b1 = (b >>> 8) & 0xff; const b2 = (b >>> 16) & 0xff; const b3 = b >>> 24
+    l = l7[a0]! ^ l6[a1]! ^ l5[a2]! ^ l4[a3]! ^ l3[b0]! ^ l2[b1]! ^ l1[b2]! ^ l0[b3]!
+    h = h7[a0]! ^ h6[a1]! ^ h5[a2]! ^ h4[a3]! ^ h3[b0]! ^ h2[b1]! ^ h1[b2]! ^ h0[b3]!
+  }
+  for (; i < n; i++) {
+    const idx = (l ^ data[i]!) & 0xff
+    l = ((l >>> 8) | (h << 24)) ^ l0[idx]!
+    h = (h >>> 8) ^ h0[idx]!
+  }
+  state[0] = h >>> 0
+  state[1] = l >>> 0
+}
+
+class Crc32Checksum implements Checksum {
+  readonly algorithm: ChecksumAlgorithm
+  readonly #tables: readonly Int32Array[]
+  #crc = -1
+  #done = false
+
+  constructor (algorithm: 'crc32' | 'crc32c', tables: readonly Int32Array[]) {
+    this.algorithm = algorithm
+    this.#tables = tables
+  }
+
+  update (data: Uint8Array): Checksum {
+    if (this.#done) throw new Error('Checksum already digested')
+    this.#crc = crc32Update(this.#tables, this.#crc, data)
+    return this
+  }
+
+  digest (): Buffer {
+    if (this.#done) throw new Error('Checksum already digested')
+    this.#done = true
+    const out = Buffer.allocUnsafe(4)
+    out.writeUInt32BE((this.#crc ^ -1) >>> 0)
+    return out
+  }
+
+  digestBase64 (): string {
+    return this.digest().toString('base64')
+  }
+}
+
+class Crc64NvmeChecksum implements Checksum {
+  readonly algorithm = 'crc64nvme' as const
+  readonly #state = new Uint32Array([0xffffffff, 0xffffffff])
+  #done = false
+
+  update (data: Uint8Array): Checksum {
+    if (this.#done) throw new Error('Checksum already digested')
+    crc64Update(this.#state, data)
+    return this
+  }
+
+  digest (): Buffer {
+    if (this.#done) throw new Error('Checksum already digested')
+    this.#done = true
+    const out = Buffer.allocUnsafe(8)
+    out.writeUInt32BE((~this.#state[0]!) >>> 0, 0)
+    out.writeUInt32BE((~this.#state[1]!) >>> 0, 4)
+    return out
+  }
+
+  digestBase64 (): string {
+    return this.digest().toString('base64')
+  }
+}
+
+class HashChecksum implements Checksum {
+  readonly algorithm: ChecksumAlgorithm
+  readonly #hash: Hash
+
+  constructor (algorithm: 'sha1' | 'sha256' | 'md5') {
+    this.algorithm = algorithm
+    this.#hash = createHash(algorithm)
+  }
+
+  update (data: Uint8Array): Checksum {
+    this.#hash.update(data)
+    return this
+  }
+
+  digest (): Buffer {
+    return this.#hash.digest()
+  }
+
+  digestBase64 (): string {
+    return this.digest().toString('base64')
+  }
+}
+
+/**
+ * A fresh incremental checksum of `algorithm`. Throws a TypeError for an unknown algorithm (callers
+ * validate header values with `isChecksumAlgorithm` and answer InvalidArgument themselves).
+ */
+export function createChecksum (algorithm: ChecksumAlgorithm): Checksum {
+  switch (algorithm) {
+    case 'crc32': return new Crc32Checksum('crc32', CRC32_TABLES)
+    case 'crc32c': return new Crc32Checksum('crc32c', CRC32C_TABLES)
+    case 'crc64nvme': return new Crc64NvmeChecksum()
+    case 'sha1':
+    case 'sha256':
+    case 'md5':
+      return new HashChecksum(algorithm)
+    default:
+      throw new TypeError(`Unknown checksum algorithm '${String(algorithm)}'`)
+  }
+}

@@ -1,0 +1,657 @@
+/**
+ * The S3-compatible endpoint: real S3 clients (AWS SDKs, aws-cli, rclone, s3cmd, boto3) work against
+ * it by changing one endpoint URL. Requests are authenticated with AWS Signature V4 (header or
+ * presigned), routed path-style or virtual-host-style, and served by the same gateway as the CLI
+ * (encrypt → erasure-code → spread over nodes). Every error becomes an S3 XML error body in `#fail`.
+ */
+import { createHash } from 'node:crypto'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { PassThrough } from 'node:stream'
+import type { BucketRecord, MetadataStore, ObjectRecord } from '../../metadata/metadata-store.js'
+import type { Logger } from '../../util/logger.js'
+import type { ByteRange, Gateway } from '../gateway.js'
+import { S3Error } from './errors.js'
+import { authenticate, type AuthResult } from './sigv4.js'
+import { decodeAwsChunked } from './chunked.js'
+import { createChecksum, type ChecksumAlgorithm } from './checksums.js'
+import { childrenNamed, childText, el, MAX_XML_BODY, parseXml, xmlDocument, type XmlElement } from './xml.js'
+
+/** Default S3 port (DESIGN.md's local network contract). */
+export const DEFAULT_S3_PORT = 9000
+/** The region this endpoint reports; clients sign with it. */
+export const DEFAULT_REGION = 'us-east-1'
+/** S3's largest single PUT (5 GiB); larger objects need multipart upload. */
+export const MAX_PUT_BYTES = 5 * 1024 ** 3
+/** S3's limit on keys per DeleteObjects request. */
+const MAX_DELETE_KEYS = 1000
+/** Largest max-keys honoured by listings (S3's own limit). */
+const MAX_KEYS = 1000
+/** Refused uploads with at most this much body left are read to the end so the client sees the reply. */
+const DRAIN_LIMIT = 64 * 1024 * 1024
+
+/** The flexible checksums S3 clients send (x-amz-checksum-ALG). */
+const FLEXIBLE_CHECKSUMS = ['crc32', 'crc32c', 'crc64nvme', 'sha1', 'sha256'] as const satisfies readonly ChecksumAlgorithm[]
+
+/** Headers stored with an object and returned on GET/HEAD, besides Content-Type and x-amz-meta-*. */
+const STORED_HEADERS = ['cache-control', 'content-disposition', 'content-encoding', 'content-language', 'expires'] as const
+
+export interface S3ServerInit {
+  host?: string
+  port?: number
+  region?: string
+  /** Host names under which buckets are addressed virtual-host style (bucket.DOMAIN); default: localhost. */
+  domains?: readonly string[]
+}
+
+export interface AccessKeys {
+  accessKey(accessKeyId: string): Promise<{ secretAccessKey: string, accountId: string } | undefined>
+}
+
+export interface S3ServerComponents {
+  readonly metadata: MetadataStore
+  readonly gateway: Gateway
+  readonly keys: AccessKeys
+  readonly logger: Logger
+}
+
+interface Route {
+  readonly bucket: string | undefined
+  readonly key: string | undefined
+  readonly query: URLSearchParams
+  readonly rawQuery: string
+  readonly rawPath: string
+}
+
+export class S3Server {
+  readonly #init: Required<S3ServerInit>
+  readonly #c: S3ServerComponents
+  #server: Server | undefined
+
+  constructor (init: S3ServerInit, components: S3ServerComponents) {
+    this.#init = { host: init.host ?? '127.0.0.1', port: init.port ?? DEFAULT_S3_PORT, region: init.region ?? DEFAULT_REGION, domains: init.domains ?? ['localhost'] }
+    this.#c = components
+  }
+
+  get region (): string { return this.#init.region }
+
+  /** Starts listening; resolves with the endpoint URL. Throws when the port is taken. */
+  async start (): Promise<string> {
+    const server = createServer({ maxHeaderSize: 16 * 1024 }, (req, res) => { void this.#handle(req, res) })
+    server.requestTimeout = 0
+    server.headersTimeout = 30_000
+    server.keepAliveTimeout = 5_000
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(this.#init.port, this.#init.host, () => { server.off('error', reject); resolve() })
+    })
+    this.#server = server
+    return this.url
+  }
+
+  get url (): string {
+    const addr = this.#server?.address() as AddressInfo | null | undefined
+    if (addr == null) throw new Error('S3 endpoint is not listening')
+    return `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`
+  }
+
+  /** Stops accepting requests and closes connections; safe to call twice. */
+  async stop (): Promise<void> {
+    const server = this.#server
+    if (server === undefined) return
+    this.#server = undefined
+    server.closeAllConnections()
+    await new Promise<void>((resolve) => { server.close(() => { resolve() }) })
+  }
+
+  async #handle (req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const requestId = createHash('sha1').update(`${Date.now()}:${Math.random()}`).digest('hex').slice(0, 16).toUpperCase()
+    res.setHeader('x-amz-request-id', requestId)
+    res.setHeader('server', 'Shoal')
+    let route: Route | undefined
+    try {
+      route = this.#route(req)
+      const auth = await authenticate({ method: req.method ?? 'GET', rawPath: route.rawPath, rawQuery: route.rawQuery, headers: req.headers },
+        async (id: string) => (await this.#c.keys.accessKey(id))?.secretAccessKey)
+      const owner = (await this.#c.keys.accessKey(auth.accessKeyId))!.accountId
+      await this.#dispatch(req, res, route, auth, owner)
+    } catch (err) {
+      this.#fail(req, res, err, route)
+    }
+  }
+
+  #route (req: IncomingMessage): Route {
+    const raw = req.url ?? '/'
+    const q = raw.indexOf('?')
+    const rawPath = q < 0 ? raw : raw.slice(0, q)
+    const rawQuery = q < 0 ? '' : raw.slice(q + 1)
+    if (!rawPath.startsWith('/')) throw new S3Error('InvalidURI', 'the request path must start with "/"')
+    let query: URLSearchParams
+    try {
+      query = new URLSearchParams(rawQuery)
+    } catch (err) {
+      throw new S3Error('InvalidURI', 'could not parse the query string', { cause: err })
+    }
+    const decode = (s: string): string => {
+      try {
+        const d = decodeURIComponent(s)
+        if (!d.isWellFormed()) throw new Error('not well-formed')
+        return d
+      } catch (err) {
+        throw new S3Error('InvalidURI', `could not decode the path segment "${s.slice(0, 100)}"`, { cause: err })
+      }
+    }
+    const host = (req.headers.host ?? '').replace(/:\d+$/, '').toLowerCase()
+    const vhost = this.#init.domains.map((d) => host.endsWith(`.${d}`) ? host.slice(0, -d.length - 1) : undefined).find((b) => b !== undefined && b !== '')
+    if (vhost !== undefined) {
+      const key = rawPath.length > 1 ? decode(rawPath.slice(1)) : undefined
+      return { bucket: vhost, key, query, rawQuery, rawPath }
+    }
+    const slash = rawPath.indexOf('/', 1)
+    const bucket = rawPath.length > 1 ? decode(slash < 0 ? rawPath.slice(1) : rawPath.slice(1, slash)) : undefined
+    const key = slash < 0 || slash === rawPath.length - 1 ? undefined : decode(rawPath.slice(slash + 1))
+    return { bucket, key, query, rawQuery, rawPath }
+  }
+
+  async #dispatch (req: IncomingMessage, res: ServerResponse, route: Route, auth: AuthResult, owner: string): Promise<void> {
+    const method = req.method ?? 'GET'
+    const { bucket, key, query } = route
+    if (bucket === undefined) {
+      if (method === 'GET') return await this.#listBuckets(res, owner)
+      throw new S3Error('MethodNotAllowed', `${method} is not allowed on the service`)
+    }
+    for (const sub of UNSUPPORTED_SUBRESOURCES) {
+      if (query.has(sub)) throw new S3Error('NotImplemented', `the ${sub} subresource is not implemented by Shoal yet`)
+    }
+    if (key === undefined) {
+      if (method === 'PUT') return await this.#createBucket(req, res, bucket, owner, auth)
+      const b = await this.#ownedBucket(bucket, owner)
+      if (method === 'HEAD') { res.writeHead(200, { 'x-amz-bucket-region': this.#init.region }).end(); return }
+      if (method === 'DELETE') { await this.#c.metadata.deleteBucket(b.name).catch(translate(b.name)); res.writeHead(204).end(); return }
+      if (method === 'GET' && query.has('location')) return sendXml(res, 200, el('LocationConstraint', this.#init.region === 'us-east-1' ? [] : this.#init.region))
+      if (method === 'GET' && query.has('versioning')) return sendXml(res, 200, el('VersioningConfiguration'))
+      if (method === 'GET' && query.has('uploads')) throw new S3Error('NotImplemented', 'multipart uploads are not implemented by Shoal yet')
+      if (method === 'GET') return await this.#listObjects(res, b, query)
+      if (method === 'POST' && query.has('delete')) return await this.#deleteObjects(req, res, b, auth)
+      throw new S3Error('MethodNotAllowed', `${method} is not allowed on a bucket`)
+    }
+    const b = await this.#ownedBucket(bucket, owner)
+    if (Buffer.byteLength(key) > 1024) throw new S3Error('KeyTooLongError', 'Your key is too long (over 1024 bytes)')
+    if (query.has('uploads') || query.has('uploadId') || query.has('partNumber')) throw new S3Error('NotImplemented', 'multipart uploads are not implemented by Shoal yet')
+    if (method === 'PUT') {
+      if (req.headers['x-amz-copy-source'] !== undefined) throw new S3Error('NotImplemented', 'CopyObject is not implemented by Shoal yet')
+      return await this.#putObject(req, res, b, key, auth)
+    }
+    if (method === 'GET' || method === 'HEAD') return await this.#getObject(req, res, b, key, method === 'HEAD', query)
+    if (method === 'DELETE') {
+      await this.#c.gateway.deleteObject(b.name, key)
+      res.writeHead(204).end()
+      return
+    }
+    throw new S3Error('MethodNotAllowed', `${method} is not allowed on an object`)
+  }
+
+  async #ownedBucket (name: string, owner: string): Promise<BucketRecord> {
+    const b = await this.#c.metadata.getBucket(name)
+    if (b === undefined) throw new S3Error('NoSuchBucket', 'The specified bucket does not exist', { details: { BucketName: name } })
+    if (b.ownerId !== owner) throw new S3Error('AccessDenied', 'Access Denied: the bucket belongs to another account', { details: { BucketName: name } })
+    return b
+  }
+
+  async #listBuckets (res: ServerResponse, owner: string): Promise<void> {
+    const buckets = await this.#c.metadata.listBuckets(owner)
+    sendXml(res, 200, el('ListAllMyBucketsResult', [
+      el('Owner', [el('ID', owner), el('DisplayName', owner)]),
+      el('Buckets', buckets.map((b) => el('Bucket', [el('Name', b.name), el('CreationDate', new Date(b.createdAt).toISOString())])))
+    ]))
+  }
+
+  async #createBucket (req: IncomingMessage, res: ServerResponse, name: string, owner: string, auth: AuthResult): Promise<void> {
+    validateBucketName(name)
+    const body = await readSmallBody(req, auth)
+    if (body.length > 0) {
+      const doc = parseXml(body.toString('utf8'))
+      if (doc.name.replace(/^.*:/, '') !== 'CreateBucketConfiguration') throw new S3Error('MalformedXML', 'expected a CreateBucketConfiguration document')
+      const location = childText(doc, 'LocationConstraint')
+      if (location !== undefined && location !== '' && location !== this.#init.region) {
+        throw new S3Error('InvalidArgument', `this endpoint serves region ${this.#init.region}; LocationConstraint ${location} is not available`, { details: { ArgumentName: 'LocationConstraint' } })
+      }
+    }
+    const existing = await this.#c.metadata.getBucket(name)
+    if (existing !== undefined) {
+      if (existing.ownerId === owner) throw new S3Error('BucketAlreadyOwnedByYou', 'Your previous request to create the named bucket succeeded and you already own it.', { details: { BucketName: name } })
+      throw new S3Error('BucketAlreadyExists', 'The requested bucket name is not available. Please select a different name and try again.', { details: { BucketName: name } })
+    }
+    try {
+      await this.#c.metadata.createBucket({ name, ownerId: owner, createdAt: Date.now(), settings: '' })
+    } catch (err) {
+      if ((err as Error).name === 'AlreadyExistsError') throw new S3Error('BucketAlreadyExists', 'The requested bucket name is not available.', { details: { BucketName: name } })
+      throw err
+    }
+    this.#c.logger.info('bucket created', { bucket: name, owner })
+    res.writeHead(200, { location: `/${name}`, 'content-length': 0 }).end()
+  }
+
+  async #putObject (req: IncomingMessage, res: ServerResponse, bucket: BucketRecord, key: string, auth: AuthResult): Promise<void> {
+    const declared = req.headers['content-length']
+    const decoded = req.headers['x-amz-decoded-content-length']
+    const chunked = auth.payload.startsWith('streaming')
+    const lengthText = chunked ? decoded : declared
+    if (lengthText === undefined || Array.isArray(lengthText) || !/^\d{1,13}$/.test(lengthText)) {
+      throw new S3Error('MissingContentLength', chunked ? 'x-amz-decoded-content-length is required for aws-chunked uploads' : 'You must provide the Content-Length HTTP header.')
+    }
+    const size = Number(lengthText)
+    if (size > MAX_PUT_BYTES) throw new S3Error('EntityTooLarge', `Your proposed upload exceeds the maximum allowed size of ${MAX_PUT_BYTES} bytes; use multipart upload`)
+    const md5Header = header(req, 'content-md5')
+    if (md5Header !== undefined && !/^[A-Za-z0-9+/]{22}==$/.test(md5Header)) throw new S3Error('InvalidDigest', 'The Content-MD5 you specified is not valid.')
+
+    const signal = abortOnClose(req, res)
+    const raw = new PassThrough({ highWaterMark: 1024 * 1024 })
+    req.pipe(raw)
+    req.once('error', (err) => { raw.destroy(err) })
+    signal.addEventListener('abort', () => { if (!req.complete) raw.destroy(new S3Error('IncompleteBody', 'the client disconnected before sending the whole body')) }, { once: true })
+    // A flexible checksum comes as a header (x-amz-checksum-ALG) or, on aws-chunked bodies, as a trailer
+    // named by x-amz-trailer; either is checked against the bytes before the object is committed.
+    const trailer = header(req, 'x-amz-trailer')?.trim().toLowerCase()
+    if (trailer !== undefined && !chunked) throw new S3Error('InvalidRequest', 'x-amz-trailer needs an aws-chunked body (a STREAMING-* x-amz-content-sha256)')
+    let trailers: Record<string, string> = {}
+    let checksum: { algorithm: ChecksumAlgorithm, expected: () => string | undefined } | undefined
+    for (const algorithm of FLEXIBLE_CHECKSUMS) {
+      const name = `x-amz-checksum-${algorithm}`
+      const value = header(req, name)
+      if (value !== undefined) checksum = { algorithm, expected: () => value }
+      else if (trailer === name) checksum = { algorithm, expected: () => trailers[name] }
+    }
+    if (trailer !== undefined && checksum === undefined) throw new S3Error('InvalidRequest', `unsupported trailer ${trailer}; Shoal accepts x-amz-checksum-{${FLEXIBLE_CHECKSUMS.join(',')}}`)
+    const source: AsyncIterable<Uint8Array> = chunked
+      ? decodeAwsChunked(raw, { auth, decodedLength: size, trailers: trailer === undefined ? undefined : [trailer], onTrailers: (t) => { trailers = t } })
+      : raw
+    const verified = verifyBody(source, size, auth.payload === 'sha256' ? auth.payloadHash : undefined, md5Header, checksum)
+    const meta = storedMetadata(req)
+    try {
+      const result = await this.#c.gateway.putObject({
+        bucket, key, body: verified, expectedSize: size, contentType: header(req, 'content-type') ?? 'binary/octet-stream', userMetadata: meta, signal
+      })
+      const replyHeaders: Record<string, string | number> = { etag: `"${result.object.etag}"`, 'content-length': 0 }
+      if (checksum !== undefined) replyHeaders[`x-amz-checksum-${checksum.algorithm}`] = checksum.expected() ?? ''
+      res.writeHead(200, replyHeaders).end()
+    } catch (err) {
+      req.unpipe(raw)
+      throw err
+    }
+  }
+
+  async #getObject (req: IncomingMessage, res: ServerResponse, bucket: BucketRecord, key: string, head: boolean, query: URLSearchParams): Promise<void> {
+    let object: ObjectRecord
+    try {
+      object = await this.#c.gateway.headObject(bucket.name, key)
+    } catch (err) {
+      if ((err as Error).name === 'NoSuchObjectError') throw new S3Error('NoSuchKey', 'The specified key does not exist.', { details: { Key: key } })
+      throw err
+    }
+    const headers = objectHeaders(object, query)
+    const condition = checkConditions(req, object)
+    if (condition === 304) { res.writeHead(304, { etag: String(headers.etag), 'last-modified': String(headers['last-modified']) }).end(); return }
+    if (condition === 412) throw new S3Error('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold')
+    let range: ByteRange | undefined
+    const rangeHeader = header(req, 'range')
+    if (rangeHeader !== undefined) range = parseRange(rangeHeader, object.size)
+    if (head) {
+      res.writeHead(200, { ...headers, 'content-length': object.size }).end()
+      return
+    }
+    const signal = abortOnClose(req, res)
+    const result = await this.#c.gateway.getObject(bucket, key, { range, signal })
+    const length = result.range.end - result.range.start
+    if (range !== undefined) headers['content-range'] = `bytes ${result.range.start}-${result.range.end - 1}/${object.size}`
+    const it = result.body[Symbol.asyncIterator]()
+    let next = await it.next()
+    res.writeHead(range !== undefined ? 206 : 200, { ...headers, 'content-length': length })
+    try {
+      while (next.done !== true) {
+        if (!res.write(next.value)) await new Promise<void>((resolve) => { res.once('drain', resolve); res.once('close', resolve) })
+        if (res.destroyed) break
+        next = await it.next()
+      }
+      res.end()
+    } catch (err) {
+      this.#c.logger.error('download failed mid-stream', { bucket: bucket.name, key, error: err })
+      res.destroy(err as Error)
+    } finally {
+      await it.return?.()
+    }
+  }
+
+  async #listObjects (res: ServerResponse, bucket: BucketRecord, query: URLSearchParams): Promise<void> {
+    const v2 = query.get('list-type') === '2'
+    if (query.has('list-type') && !v2) throw new S3Error('InvalidArgument', 'list-type must be 2', { details: { ArgumentName: 'list-type' } })
+    const prefix = query.get('prefix') ?? ''
+    const delimiter = query.get('delimiter') ?? ''
+    const encoding = query.get('encoding-type')
+    if (encoding !== null && encoding !== 'url') throw new S3Error('InvalidArgument', 'Invalid Encoding Method specified in Request', { details: { ArgumentName: 'encoding-type' } })
+    const maxKeysText = query.get('max-keys') ?? String(MAX_KEYS)
+    if (!/^\d+$/.test(maxKeysText)) throw new S3Error('InvalidArgument', 'max-keys must be a non-negative integer', { details: { ArgumentName: 'max-keys' } })
+    const maxKeys = Math.min(Number(maxKeysText), MAX_KEYS)
+    let startAfter: string
+    let token: string | null = null
+    if (v2) {
+      token = query.get('continuation-token')
+      if (token !== null) {
+        const decoded = Buffer.from(token, 'base64url').toString('utf8')
+        if (!decoded.startsWith('k:')) throw new S3Error('InvalidArgument', 'The continuation token provided is incorrect', { details: { ArgumentName: 'continuation-token' } })
+        startAfter = decoded.slice(2)
+      } else {
+        startAfter = query.get('start-after') ?? ''
+      }
+    } else {
+      startAfter = query.get('marker') ?? ''
+    }
+    const page = await listPage(this.#c.metadata, bucket.name, prefix, delimiter, startAfter, maxKeys)
+    const enc = (s: string): string => encoding === 'url' ? encodeURIComponent(s).replace(/%2F/g, '/') : s
+    const contents = page.objects.map((o) => el('Contents', [
+      el('Key', enc(o.key)),
+      el('LastModified', new Date(o.createdAt).toISOString()),
+      el('ETag', `"${o.etag}"`),
+      el('Size', o.size),
+      el('StorageClass', 'STANDARD'),
+      v2 && query.get('fetch-owner') !== 'true' ? undefined : el('Owner', [el('ID', bucket.ownerId), el('DisplayName', bucket.ownerId)])
+    ]))
+    const prefixes = page.prefixes.map((p) => el('CommonPrefixes', [el('Prefix', enc(p))]))
+    const common: Array<XmlElement | undefined> = [
+      el('Name', bucket.name),
+      el('Prefix', enc(prefix)),
+      delimiter === '' ? undefined : el('Delimiter', enc(delimiter)),
+      el('MaxKeys', maxKeys),
+      encoding === null ? undefined : el('EncodingType', 'url'),
+      el('IsTruncated', page.truncated)
+    ]
+    if (v2) {
+      sendXml(res, 200, el('ListBucketResult', [
+        ...common,
+        el('KeyCount', page.objects.length + page.prefixes.length),
+        token === null ? undefined : el('ContinuationToken', token),
+        query.has('start-after') ? el('StartAfter', enc(query.get('start-after') ?? '')) : undefined,
+        page.truncated ? el('NextContinuationToken', Buffer.from(`k:${page.last}`).toString('base64url')) : undefined,
+        ...contents, ...prefixes
+      ]))
+    } else {
+      sendXml(res, 200, el('ListBucketResult', [
+        ...common.slice(0, 3),
+        el('Marker', enc(query.get('marker') ?? '')),
+        page.truncated && delimiter !== '' ? el('NextMarker', enc(page.last)) : undefined,
+        ...common.slice(3),
+        ...contents, ...prefixes
+      ]))
+    }
+  }
+
+  async #deleteObjects (req: IncomingMessage, res: ServerResponse, bucket: BucketRecord, auth: AuthResult): Promise<void> {
+    const body = await readSmallBody(req, auth)
+    const md5 = header(req, 'content-md5')
+    if (md5 !== undefined && createHash('md5').update(body).digest('base64') !== md5) throw new S3Error('BadDigest', 'The Content-MD5 you specified did not match what we received.')
+    const doc = parseXml(body.toString('utf8'))
+    if (doc.name.replace(/^.*:/, '') !== 'Delete') throw new S3Error('MalformedXML', 'expected a Delete document')
+    const objects = childrenNamed(doc, 'Object')
+    if (objects.length === 0 || objects.length > MAX_DELETE_KEYS) throw new S3Error('MalformedXML', `a Delete request names 1 to ${MAX_DELETE_KEYS} objects`)
+    const quiet = childText(doc, 'Quiet') === 'true'
+    const results: XmlElement[] = []
+    for (const o of objects) {
+      const key = childText(o, 'Key')
+      if (key === undefined || key === '') throw new S3Error('MalformedXML', 'every Object needs a Key')
+      try {
+        await this.#c.gateway.deleteObject(bucket.name, key)
+        if (!quiet) results.push(el('Deleted', [el('Key', key)]))
+      } catch (err) {
+        results.push(el('Error', [el('Key', key), el('Code', 'InternalError'), el('Message', (err as Error).message)]))
+      }
+    }
+    sendXml(res, 200, el('DeleteResult', results))
+  }
+
+  #fail (req: IncomingMessage, res: ServerResponse, err: unknown, route: Route | undefined): void {
+    const e = toS3Error(err)
+    if (e.status >= 500) this.#c.logger.error('S3 request failed', { method: req.method, url: req.url, error: err, stack: (err as Error)?.stack })
+    else this.#c.logger.debug('S3 request refused', { method: req.method, url: req.url, code: e.code })
+    if (res.headersSent) { res.destroy(); return }
+    const details = { ...e.details }
+    if (route?.bucket !== undefined && details.BucketName === undefined && (e.code === 'NoSuchBucket')) details.BucketName = route.bucket
+    const body = req.method === 'HEAD' ? undefined : xmlDocument(el('Error', [
+      el('Code', e.code), el('Message', e.message),
+      ...Object.entries(details).map(([k, v]) => el(k, v)),
+      el('Resource', req.url ?? '/'), el('RequestId', String(res.getHeader('x-amz-request-id') ?? ''))
+    ], {}))
+    const reply = (): void => {
+      if (res.destroyed || res.headersSent) return
+      res.writeHead(e.status, body === undefined ? {} : { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body) })
+      res.end(body)
+    }
+    const remaining = Number(req.headers['content-length'] ?? 0) - req.socket.bytesRead
+    if (req.complete || req.destroyed) reply()
+    else if (remaining <= DRAIN_LIMIT) {
+      req.unpipe()
+      req.once('end', reply)
+      req.once('close', reply)
+      req.resume()
+    } else {
+      res.setHeader('connection', 'close')
+      reply()
+      res.once('finish', () => { req.destroy() })
+    }
+  }
+}
+
+/** Subresources clients probe that Shoal doesn't implement; each answers 501 NotImplemented. */
+const UNSUPPORTED_SUBRESOURCES = ['acl', 'policy', 'cors', 'lifecycle', 'tagging', 'website', 'replication', 'encryption', 'logging', 'notification',
+  'object-lock', 'legal-hold', 'retention', 'torrent', 'accelerate', 'requestPayment', 'analytics', 'inventory', 'metrics', 'ownershipControls',
+  'publicAccessBlock', 'intelligent-tiering', 'restore', 'select', 'attributes', 'versions'] as const
+
+function translate (bucket: string): (err: unknown) => never {
+  return (err: unknown) => {
+    const name = (err as Error).name
+    if (name === 'BucketNotEmptyError') throw new S3Error('BucketNotEmpty', 'The bucket you tried to delete is not empty', { details: { BucketName: bucket } })
+    if (name === 'NotFoundError') throw new S3Error('NoSuchBucket', 'The specified bucket does not exist', { details: { BucketName: bucket } })
+    throw err as Error
+  }
+}
+
+/** Maps the data path's errors to S3 codes; anything unknown is InternalError. */
+export function toS3Error (err: unknown): S3Error {
+  if (err instanceof S3Error) return err
+  const e = err as Error
+  switch (e?.name) {
+    case 'PlacementError':
+    case 'UploadFailedError':
+    case 'ObjectUnavailableError':
+      return new S3Error('ServiceUnavailable', e.message, { cause: e })
+    case 'IncompleteBodyError':
+      return new S3Error('IncompleteBody', e.message, { cause: e })
+    case 'InvalidRangeError':
+      return new S3Error('InvalidRange', 'The requested range is not satisfiable', { cause: e })
+    case 'NoSuchObjectError':
+      return new S3Error('NoSuchKey', 'The specified key does not exist.', { cause: e })
+    case 'NotFoundError':
+      return new S3Error('NoSuchBucket', 'The specified bucket does not exist', { cause: e })
+    default:
+      return new S3Error('InternalError', 'We encountered an internal error. Please try again.', { cause: e })
+  }
+}
+
+/** S3 bucket naming rules; throws InvalidBucketName saying which. */
+function validateBucketName (name: string): void {
+  const bad = (why: string): never => { throw new S3Error('InvalidBucketName', `The specified bucket is not valid: ${why}`, { details: { BucketName: name } }) }
+  if (name.length < 3 || name.length > 63) bad('it must be 3 to 63 characters long')
+  if (!/^[a-z0-9][a-z0-9.-]*[a-z0-9]$/.test(name)) bad('use lowercase letters, digits, "." and "-", starting and ending with a letter or digit')
+  if (name.includes('..') || name.includes('.-') || name.includes('-.')) bad('no adjacent periods or period-hyphen pairs')
+  if (/^\d+\.\d+\.\d+\.\d+$/.test(name)) bad('it must not look like an IP address')
+  if (name.startsWith('xn--') || name.endsWith('-s3alias')) bad('reserved prefix or suffix')
+}
+
+function header (req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name]
+  return Array.isArray(v) ? v.join(',') : v
+}
+
+/** Reads a small request body, verifying it against the signed payload hash when there is one. */
+async function readSmallBody (req: IncomingMessage, auth: AuthResult): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  let n = 0
+  for await (const c of req as AsyncIterable<Buffer>) {
+    n += c.length
+    if (n > MAX_XML_BODY) throw new S3Error('MalformedXML', `request body is over ${MAX_XML_BODY} bytes`)
+    chunks.push(c)
+  }
+  const body = Buffer.concat(chunks)
+  if (auth.payload === 'sha256' && createHash('sha256').update(body).digest('hex') !== auth.payloadHash) {
+    throw new S3Error('XAmzContentSHA256Mismatch', 'The provided x-amz-content-sha256 header does not match what was computed.')
+  }
+  return body
+}
+
+/** Passes the body through, checking length, the signed SHA-256 and Content-MD5 before the last byte is released. */
+async function * verifyBody (source: AsyncIterable<Uint8Array>, size: number, sha256?: string, md5Base64?: string,
+  checksum?: { algorithm: ChecksumAlgorithm, expected: () => string | undefined }): AsyncGenerator<Uint8Array> {
+  const sha = sha256 === undefined ? undefined : createHash('sha256')
+  const md5 = md5Base64 === undefined ? undefined : createHash('md5')
+  const flexible = checksum === undefined ? undefined : createChecksum(checksum.algorithm)
+  let n = 0
+  for await (const chunk of source) {
+    n += chunk.length
+    if (n > size) throw new S3Error('IncompleteBody', `the body is longer than the declared ${size} bytes`)
+    sha?.update(chunk)
+    md5?.update(chunk)
+    flexible?.update(chunk)
+    yield chunk
+  }
+  if (checksum !== undefined && flexible !== undefined) {
+    const expected = checksum.expected()
+    if (expected === undefined) throw new S3Error('InvalidRequest', `the x-amz-checksum-${checksum.algorithm} trailer is missing`)
+    if (flexible.digestBase64() !== expected) {
+      throw new S3Error('BadDigest', `The ${checksum.algorithm.toUpperCase()} you specified did not match the calculated checksum.`)
+    }
+  }
+  if (n !== size) throw new S3Error('IncompleteBody', `You did not provide the number of bytes specified by the Content-Length HTTP header (${n} of ${size})`)
+  if (sha !== undefined && sha.digest('hex') !== sha256) throw new S3Error('XAmzContentSHA256Mismatch', 'The provided x-amz-content-sha256 header does not match what was computed.')
+  if (md5 !== undefined && md5.digest('base64') !== md5Base64) throw new S3Error('BadDigest', 'The Content-MD5 you specified did not match what we received.')
+}
+
+/** x-amz-meta-* and the standard headers S3 keeps with an object. */
+function storedMetadata (req: IncomingMessage): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [k, v] of Object.entries(req.headers)) {
+    if (v === undefined) continue
+    if (k.startsWith('x-amz-meta-') || (STORED_HEADERS as readonly string[]).includes(k)) out[k] = Array.isArray(v) ? v.join(',') : v
+  }
+  return out
+}
+
+function objectHeaders (o: ObjectRecord, query: URLSearchParams): Record<string, string | number> {
+  const headers: Record<string, string | number> = {
+    'content-type': o.contentType,
+    etag: `"${o.etag}"`,
+    'last-modified': new Date(o.createdAt).toUTCString(),
+    'accept-ranges': 'bytes'
+  }
+  const stored = JSON.parse(o.userMetadata) as Record<string, string>
+  for (const [k, v] of Object.entries(stored)) headers[k.includes('-') || k.startsWith('x-amz-meta-') ? k : `x-amz-meta-${k}`] = v
+  // response-* query overrides (S3 GetObject), allowed on signed requests.
+  for (const [param, name] of [['response-content-type', 'content-type'], ['response-content-language', 'content-language'], ['response-expires', 'expires'],
+    ['response-cache-control', 'cache-control'], ['response-content-disposition', 'content-disposition'], ['response-content-encoding', 'content-encoding']] as const) {
+    const v = query.get(param)
+    if (v !== null) headers[name] = v
+  }
+  return headers
+}
+
+/** RFC 9110 §13.2.2 order: If-Match, If-Unmodified-Since, If-None-Match, If-Modified-Since. */
+function checkConditions (req: IncomingMessage, o: ObjectRecord): 200 | 304 | 412 {
+  const etag = `"${o.etag}"`
+  const modified = Math.floor(o.createdAt / 1000) * 1000
+  const matches = (list: string): boolean => list.split(',').map((s) => s.trim()).some((t) => t === '*' || t === etag || t === o.etag)
+  const ifMatch = header(req, 'if-match')
+  const ifNoneMatch = header(req, 'if-none-match')
+  const ifModifiedSince = header(req, 'if-modified-since')
+  const ifUnmodifiedSince = header(req, 'if-unmodified-since')
+  if (ifMatch !== undefined) {
+    if (!matches(ifMatch)) return 412
+  } else if (ifUnmodifiedSince !== undefined) {
+    const t = Date.parse(ifUnmodifiedSince)
+    if (!Number.isNaN(t) && modified > t) return 412
+  }
+  if (ifNoneMatch !== undefined) {
+    if (matches(ifNoneMatch)) return 304
+  } else if (ifModifiedSince !== undefined) {
+    const t = Date.parse(ifModifiedSince)
+    if (!Number.isNaN(t) && modified <= t) return 304
+  }
+  return 200
+}
+
+/**
+ * A Range header (RFC 9110 §14.1.2; one range): bytes=a-b, bytes=a-, bytes=-n. Unsatisfiable → InvalidRange;
+ * a header S3 would ignore (several ranges, other units, garbage) → undefined, i.e. the whole object.
+ */
+function parseRange (text: string, size: number): ByteRange | undefined {
+  const m = /^bytes=(\d*)-(\d*)$/.exec(text.trim())
+  if (m === null || (m[1] === '' && m[2] === '')) return undefined
+  if (m[1] === '') {
+    const n = Number(m[2])
+    if (n === 0) throw new S3Error('InvalidRange', 'The requested range is not satisfiable', { details: { RangeRequested: text, ActualObjectSize: String(size) } })
+    return { start: Math.max(0, size - n), end: size }
+  }
+  const start = Number(m[1])
+  const end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1)
+  if (m[2] !== '' && Number(m[2]) < start) return undefined
+  if (start >= size) throw new S3Error('InvalidRange', 'The requested range is not satisfiable', { details: { RangeRequested: text, ActualObjectSize: String(size) } })
+  return { start, end: end + 1 }
+}
+
+interface ListPage { objects: ObjectRecord[], prefixes: string[], truncated: boolean, last: string }
+
+/** One listing page with delimiter roll-up: keys under a common prefix count once, as that prefix. */
+async function listPage (metadata: MetadataStore, bucket: string, prefix: string, delimiter: string, startAfter: string, maxKeys: number): Promise<ListPage> {
+  const objects: ObjectRecord[] = []
+  const prefixes: string[] = []
+  let after = startAfter
+  let last = ''
+  if (maxKeys === 0) return { objects, prefixes, truncated: false, last }
+  // A marker inside a common prefix continues after that whole prefix.
+  if (delimiter !== '' && after.startsWith(prefix)) {
+    const cut = after.indexOf(delimiter, prefix.length)
+    if (cut >= 0 && after.length > cut + delimiter.length) after = after.slice(0, cut + delimiter.length) + '\u{10FFFF}'
+  }
+  for (;;) {
+    const rows = await metadata.listObjects(bucket, { prefix, startAfter: after === '' ? undefined : after, limit: MAX_KEYS })
+    let skipped = false
+    for (const o of rows) {
+      const rest = o.key.slice(prefix.length)
+      const cut = delimiter === '' ? -1 : rest.indexOf(delimiter)
+      if (objects.length + prefixes.length >= maxKeys) return { objects, prefixes, truncated: true, last }
+      if (cut >= 0) {
+        const entry = prefix + rest.slice(0, cut + delimiter.length)
+        prefixes.push(entry)
+        last = entry
+        after = entry + '\u{10FFFF}' // the next key after everything under this common prefix
+        skipped = true
+        break
+      }
+      objects.push(o)
+      last = o.key
+      after = o.key
+    }
+    if (!skipped && rows.length < MAX_KEYS) return { objects, prefixes, truncated: false, last }
+  }
+}
+
+function sendXml (res: ServerResponse, status: number, root: XmlElement): void {
+  const body = xmlDocument(root)
+  res.writeHead(status, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body) })
+  res.end(body)
+}
+
+function abortOnClose (req: IncomingMessage, res: ServerResponse): AbortSignal {
+  const ac = new AbortController()
+  const onClose = (): void => { if (!res.writableFinished) ac.abort(new Error('client disconnected')) }
+  res.once('close', onClose)
+  req.once('aborted', onClose)
+  return ac.signal
+}

@@ -1,0 +1,162 @@
+/**
+ * The S3 endpoint with the real AWS SDK for JavaScript v3 (checksums on by default), against a real
+ * local network: buckets, objects, ranges, listings, deletes, presigned URLs, errors, and two accounts.
+ */
+import {
+  CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, DeleteObjectsCommand, GetBucketLocationCommand, GetObjectCommand,
+  HeadBucketCommand, HeadObjectCommand, ListBucketsCommand, ListObjectsCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException
+} from '@aws-sdk/client-s3'
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
+import { Readable } from 'node:stream'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { LocalNetwork, pseudoRandom, randomName } from './harness.js'
+
+function client (endpoint: string, accessKeyId: string, secretAccessKey: string): S3Client {
+  return new S3Client({ endpoint, region: 'us-east-1', credentials: { accessKeyId, secretAccessKey }, forcePathStyle: true, maxAttempts: 1 })
+}
+
+async function code (p: Promise<unknown>): Promise<string> {
+  try {
+    await p
+  } catch (err) {
+    if (err instanceof S3ServiceException) return err.name
+    throw err
+  }
+  throw new Error('expected the request to fail')
+}
+
+describe('S3 with @aws-sdk/client-s3', () => {
+  let net: LocalNetwork
+  let s3: S3Client
+  const bucket = randomName('sdk')
+
+  beforeAll(async () => {
+    net = await LocalNetwork.start()
+    const c = net.network.s3!
+    s3 = client(c.endpoint, c.accessKeyId, c.secretAccessKey)
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }))
+  })
+  afterAll(async () => {
+    s3?.destroy()
+    await net?.stop()
+  })
+
+  it('creates, heads and lists buckets; knows their location', async () => {
+    await s3.send(new HeadBucketCommand({ Bucket: bucket }))
+    const list = await s3.send(new ListBucketsCommand({}))
+    expect(list.Buckets?.map((b) => b.Name)).toContain(bucket)
+    const loc = await s3.send(new GetBucketLocationCommand({ Bucket: bucket }))
+    expect(loc.LocationConstraint ?? '').toBe('')
+    expect(await code(s3.send(new CreateBucketCommand({ Bucket: bucket })))).toBe('BucketAlreadyOwnedByYou')
+    expect(await code(s3.send(new HeadBucketCommand({ Bucket: 'no-such-bucket-here' })))).toMatch(/NotFound|NoSuchBucket/)
+    expect(await code(s3.send(new CreateBucketCommand({ Bucket: 'Bad_Name' })))).toBe('InvalidBucketName')
+  })
+
+  it('puts and gets objects byte-exact with metadata, ranges and conditions', async () => {
+    const data = pseudoRandom(3 * 1024 * 1024 + 77, 1)
+    const put = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'dir/data.bin', Body: data, ContentType: 'application/x-test', Metadata: { color: 'blue' } }))
+    expect(put.ETag).toMatch(/^"[0-9a-f]{32}"$/)
+    const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'dir/data.bin' }))
+    expect(Buffer.compare(Buffer.from(await got.Body!.transformToByteArray()), data)).toBe(0)
+    expect(got.ContentType).toBe('application/x-test')
+    expect(got.Metadata).toEqual({ color: 'blue' })
+    expect(got.ETag).toBe(put.ETag)
+    for (const [range, start, end] of [['bytes=0-9', 0, 10], ['bytes=-5', data.length - 5, data.length], ['bytes=1048570-', 1048570, data.length]] as const) {
+      const part = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'dir/data.bin', Range: range }))
+      expect(Buffer.compare(Buffer.from(await part.Body!.transformToByteArray()), data.subarray(start, end)), range).toBe(0)
+      expect(part.ContentRange).toBe(`bytes ${start}-${end - 1}/${data.length}`)
+    }
+    expect(await code(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'dir/data.bin', Range: `bytes=${data.length}-` })))).toBe('InvalidRange')
+    expect(await code(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'dir/data.bin', IfMatch: '"0000"' })))).toBe('PreconditionFailed')
+    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'dir/data.bin' }))
+    expect(head.ContentLength).toBe(data.length)
+    const small = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'hello.txt', Body: 'hello, shoal' }))
+    expect(small.ETag).toBe('"' + (await import('node:crypto')).createHash('md5').update('hello, shoal').digest('hex') + '"')
+    const hello = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'hello.txt' }))
+    expect(await hello.Body!.transformToString()).toBe('hello, shoal')
+    expect(await code(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'nope' })))).toBe('NoSuchKey')
+  })
+
+  it('verifies flexible checksums: header and aws-chunked trailer; a wrong one stores nothing', async () => {
+    const data = pseudoRandom(2 * 1024 * 1024 + 3, 9)
+    // A stream body: the SDK sends aws-chunked with an x-amz-checksum-crc32 trailer.
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'streamed', Body: Readable.from([data.subarray(0, 1000), data.subarray(1000)]), ContentLength: data.length }))
+    const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'streamed' }))
+    expect(Buffer.compare(Buffer.from(await got.Body!.transformToByteArray()), data)).toBe(0)
+    for (const ChecksumAlgorithm of ['CRC32', 'CRC32C', 'SHA1', 'SHA256'] as const) {
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `sum-${ChecksumAlgorithm}`, Body: data.subarray(0, 5000), ChecksumAlgorithm }))
+    }
+    expect(await code(s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'bad-sum', Body: 'abc', ChecksumCRC32: 'AAAAAA==' })))).toBe('BadDigest')
+    expect(await code(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'bad-sum' })))).toMatch(/NotFound|NoSuchKey/)
+    expect(await code(s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'bad-md5', Body: 'abc', ContentMD5: '1B2M2Y8AsgTpgAmY7PhCfg==' })))).toBe('BadDigest')
+  })
+
+  it('lists with prefix, delimiter and pagination (v2 and v1)', async () => {
+    const b = randomName('list')
+    await s3.send(new CreateBucketCommand({ Bucket: b }))
+    const keys = ['a/1', 'a/2', 'a/b/3', 'c', 'd/4', 'e']
+    for (const k of keys) await s3.send(new PutObjectCommand({ Bucket: b, Key: k, Body: k }))
+    const top = await s3.send(new ListObjectsV2Command({ Bucket: b, Delimiter: '/' }))
+    expect(top.Contents?.map((o) => o.Key)).toEqual(['c', 'e'])
+    expect(top.CommonPrefixes?.map((p) => p.Prefix)).toEqual(['a/', 'd/'])
+    expect(top.KeyCount).toBe(4)
+    const seen: string[] = []
+    let token: string | undefined
+    let pages = 0
+    do {
+      const page = await s3.send(new ListObjectsV2Command({ Bucket: b, MaxKeys: 2, ContinuationToken: token }))
+      seen.push(...(page.Contents ?? []).map((o) => o.Key!))
+      token = page.IsTruncated === true ? page.NextContinuationToken : undefined
+      pages++
+    } while (token !== undefined)
+    expect(seen).toEqual(keys)
+    expect(pages).toBe(3)
+    const under = await s3.send(new ListObjectsV2Command({ Bucket: b, Prefix: 'a/', Delimiter: '/' }))
+    expect(under.Contents?.map((o) => o.Key)).toEqual(['a/1', 'a/2'])
+    expect(under.CommonPrefixes?.map((p) => p.Prefix)).toEqual(['a/b/'])
+    const v1 = await s3.send(new ListObjectsCommand({ Bucket: b, Marker: 'c' }))
+    expect(v1.Contents?.map((o) => o.Key)).toEqual(['d/4', 'e'])
+    const after = await s3.send(new ListObjectsV2Command({ Bucket: b, StartAfter: 'a/b/3' }))
+    expect(after.Contents?.map((o) => o.Key)).toEqual(['c', 'd/4', 'e'])
+    expect(await code(s3.send(new DeleteBucketCommand({ Bucket: b })))).toBe('BucketNotEmpty')
+    const del = await s3.send(new DeleteObjectsCommand({ Bucket: b, Delete: { Objects: keys.map((Key) => ({ Key })) } }))
+    expect(del.Deleted?.map((d) => d.Key).sort()).toEqual([...keys].sort())
+    await s3.send(new DeleteObjectCommand({ Bucket: b, Key: 'never-existed' }))
+    await s3.send(new DeleteBucketCommand({ Bucket: b }))
+    expect(await code(s3.send(new HeadBucketCommand({ Bucket: b })))).toMatch(/NotFound|NoSuchBucket/)
+  })
+
+  it('serves presigned URLs until they expire', async () => {
+    const url = await getSignedUrl(s3, new GetObjectCommand({ Bucket: bucket, Key: 'hello.txt' }), { expiresIn: 60 })
+    const ok = await fetch(url)
+    expect(ok.status).toBe(200)
+    expect(await ok.text()).toBe('hello, shoal')
+    const expired = await getSignedUrl(s3, new GetObjectCommand({ Bucket: bucket, Key: 'hello.txt' }), { expiresIn: 1, signingDate: new Date(Date.now() - 60_000) })
+    const refused = await fetch(expired)
+    expect(refused.status).toBe(403)
+    expect(await refused.text()).toMatch(/<Code>AccessDenied<\/Code>/)
+    const tampered = await fetch(url.replace('hello.txt', 'dir/data.bin'))
+    expect(tampered.status).toBe(403)
+    expect(await tampered.text()).toMatch(/<Code>SignatureDoesNotMatch<\/Code>/)
+  })
+
+  it('refuses wrong secrets and keeps accounts apart', async () => {
+    const c = net.network.s3!
+    const wrong = client(c.endpoint, c.accessKeyId, c.secretAccessKey.replace(/.$/, (x) => x === 'A' ? 'B' : 'A'))
+    expect(await code(wrong.send(new ListBucketsCommand({})))).toBe('SignatureDoesNotMatch')
+    const unknown = client(c.endpoint, 'SHOALNOSUCHKEY00000A', c.secretAccessKey)
+    expect(await code(unknown.send(new ListBucketsCommand({})))).toBe('InvalidAccessKeyId')
+    const bob = await net.json('keys', 'create', 'bob')
+    const bobClient = client(c.endpoint, bob.accessKeyId, bob.secretAccessKey)
+    expect((await bobClient.send(new ListBucketsCommand({}))).Buckets ?? []).toEqual([])
+    expect(await code(bobClient.send(new GetObjectCommand({ Bucket: bucket, Key: 'hello.txt' })))).toBe('AccessDenied')
+    expect(await code(bobClient.send(new PutObjectCommand({ Bucket: bucket, Key: 'x', Body: 'x' })))).toBe('AccessDenied')
+    expect(await code(bobClient.send(new CreateBucketCommand({ Bucket: bucket })))).toBe('BucketAlreadyExists')
+    const listed = await net.json('keys', 'ls')
+    expect(listed.keys.map((k: any) => k.account)).toEqual(expect.arrayContaining(['default', 'bob']))
+    expect(JSON.stringify(listed)).not.toContain(bob.secretAccessKey)
+    await net.json('keys', 'rm', bob.accessKeyId)
+    expect(await code(bobClient.send(new ListBucketsCommand({})))).toBe('InvalidAccessKeyId')
+    for (const x of [wrong, unknown, bobClient]) x.destroy()
+  })
+})
