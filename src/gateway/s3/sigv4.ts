@@ -72,8 +72,11 @@ export const MAX_CLOCK_SKEW_MS = 15 * 60 * 1000
 /** Longest presigned URL validity: seven days ("Authenticating Requests: Using Query Parameters"). */
 export const MAX_PRESIGNED_EXPIRES_S = 604_800
 
+/** The only algorithm accepted (SigV4a's AWS4-ECDSA-P256-SHA256 is not supported). */
 export const ALGORITHM = 'AWS4-HMAC-SHA256'
+/** SHA-256 of the empty string: the payload hash of an empty body and of every chunk's "previous" line. */
 export const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'
+/** x-amz-content-sha256 value for a body the signature does not cover; presigned URLs' default. */
 export const UNSIGNED_PAYLOAD = 'UNSIGNED-PAYLOAD'
 
 /** x-amz-content-sha256 values other than a hex digest, and what each means. */
