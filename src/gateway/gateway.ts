@@ -8,7 +8,8 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { deriveObjectKey, newSalt, openSegment, sealSegment } from '../crypto/seal.js'
 import type { ErasureCodec } from '../erasure/index.js'
-import type { BucketRecord, MetadataStore, ObjectRecord, SegmentRecord } from '../metadata/metadata-store.js'
+import type { BucketRecord, CommitCondition, MetadataStore, ObjectRecord, SegmentRecord } from '../metadata/metadata-store.js'
+import { PreconditionFailedError } from '../metadata/errors.js'
 import type { Logger } from '../util/logger.js'
 import { parseBucketSettings } from './bucket-settings.js'
 import type { PieceBroker, PieceTransport } from './broker.js'
@@ -52,6 +53,8 @@ export interface PutRequest {
   readonly expectedSize?: number
   readonly contentType?: string
   readonly userMetadata?: Record<string, string>
+  /** A conditional write: checked before any data moves, and again atomically at commit. */
+  readonly condition?: CommitCondition
   readonly signal?: AbortSignal
 }
 
@@ -97,6 +100,7 @@ export class Gateway {
   async putObject (req: PutRequest): Promise<PutResult> {
     const { metadata, logger } = this.#components
     const settings = parseBucketSettings(req.bucket.settings)
+    if (req.condition !== undefined) await this.#precheck(req.bucket.name, req.key, req.condition)
     const uploadId = randomBytes(16).toString('hex')
     const salt = newSalt()
     const objectKey = deriveObjectKey(await this.#components.ownerSecret(req.bucket.ownerId), salt)
@@ -165,7 +169,7 @@ export class Gateway {
         userMetadata: JSON.stringify(req.userMetadata ?? {}),
         createdAt: Date.now()
       }
-      const replaced = await metadata.commitObject(object)
+      const replaced = await metadata.commitObject(object, req.condition)
       if (replaced !== undefined) this.#discard(replaced)
       const underPlacedSegments = segments.filter((s) => s.underPlaced).length
       logger.info('stored object', { bucket: object.bucket, key: object.key, size, segments: segments.length, underPlacedSegments })
@@ -175,6 +179,13 @@ export class Gateway {
       this.#deletePieces(orphans)
       throw err
     }
+  }
+
+  /** Fails fast (before data moves) when a conditional write's condition already doesn't hold. */
+  async #precheck (bucket: string, key: string, condition: CommitCondition): Promise<void> {
+    const current = await this.#components.metadata.getObject(bucket, key)
+    if (condition.ifNoneMatch === true && current !== undefined) throw new PreconditionFailedError(`${bucket}/${key} already exists`)
+    if (condition.ifMatch !== undefined && current?.etag !== condition.ifMatch) throw new PreconditionFailedError(`${bucket}/${key} does not have ETag ${condition.ifMatch}`)
   }
 
   /** Looks up an object's metadata; throws NoSuchObjectError. */

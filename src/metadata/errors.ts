@@ -82,3 +82,16 @@ export class MigrationError extends Error {
     super(message, options)
   }
 }
+
+/**
+ * A conditional commit whose condition did not hold: If-None-Match '*' while the key exists, or
+ * If-Match naming another ETag (or none). Nothing was changed.
+ */
+export class PreconditionFailedError extends Error {
+  static readonly NAME = 'PreconditionFailedError'
+  override readonly name = PreconditionFailedError.NAME
+
+  constructor (message = 'The object changed; the condition of this write no longer holds.', options?: ErrorOptions) {
+    super(message, options)
+  }
+}

@@ -106,6 +106,14 @@ export interface ObjectRecord {
   readonly createdAt: number
 }
 
+/** Conditions of a conditional write (S3 If-None-Match / If-Match on PUT), checked atomically at commit. */
+export interface CommitCondition {
+  /** Only if no visible object has this key. */
+  readonly ifNoneMatch?: boolean
+  /** Only if the visible object has this ETag (unquoted hex). */
+  readonly ifMatch?: string
+}
+
 export interface ListObjectsOptions {
   readonly prefix?: string
   /** Return keys strictly greater than this. */
@@ -166,9 +174,10 @@ export interface MetadataStore {
   /**
    * In one transaction: checks that the upload is pending, marks it committed and makes `object` the
    * visible version of bucket/key (replacing any previous one, which is returned so its pieces can be
-   * collected). Throws UploadStateError when the upload is not pending, NotFoundError when the bucket is gone.
+   * collected). Throws UploadStateError when the upload is not pending, NotFoundError when the bucket is gone,
+   * PreconditionFailedError when `condition` does not hold (then nothing changes and the upload stays pending).
    */
-  commitObject(object: ObjectRecord): Promise<ObjectRecord | undefined>
+  commitObject(object: ObjectRecord, condition?: CommitCondition): Promise<ObjectRecord | undefined>
   /**
    * Marks a pending upload aborted and returns its segments (their pieces are garbage).
    * Throws NotFoundError when the upload does not exist, UploadStateError when it is not pending.

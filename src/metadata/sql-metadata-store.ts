@@ -22,11 +22,11 @@
 import { sql } from 'kysely'
 import type { Kysely, Selectable } from 'kysely'
 import {
-  AlreadyExistsError, BucketNotEmptyError, InvalidArgumentError, NotFoundError, StoreClosedError,
+  AlreadyExistsError, BucketNotEmptyError, InvalidArgumentError, NotFoundError, PreconditionFailedError, StoreClosedError,
   UploadStateError
 } from './errors.js'
 import type {
-  AccessKeyRecord, AccountRecord, BucketRecord, ListObjectsOptions, MetadataStats, MetadataStore, NodeRecord, ObjectRecord,
+  AccessKeyRecord, AccountRecord, BucketRecord, CommitCondition, ListObjectsOptions, MetadataStats, MetadataStore, NodeRecord, ObjectRecord,
   PieceRecord, SegmentRecord, UploadRecord, UploadState
 } from './metadata-store.js'
 import { migrateToLatest } from './migrations.js'
@@ -505,7 +505,7 @@ export class SqlMetadataStore implements MetadataStore {
    * pending or its stored segments are not exactly 0 … segmentCount-1 (an incomplete upload must not
    * become visible); InvalidArgumentError when the object's bucket/key differ from the upload's.
    */
-  async commitObject (object: ObjectRecord): Promise<ObjectRecord | undefined> {
+  async commitObject (object: ObjectRecord, condition: CommitCondition = {}): Promise<ObjectRecord | undefined> {
     requireInteger(object.size, `Object ${object.key} size`)
     requireInteger(object.segmentCount, `Object ${object.key} segmentCount`)
     requireInteger(object.segmentSize, `Object ${object.key} segmentSize`)
@@ -532,6 +532,20 @@ export class SqlMetadataStore implements MetadataStore {
         .executeTakeFirst()
       if (bucket === undefined) {
         throw new NotFoundError(`Bucket "${object.bucket}" no longer exists; the upload cannot be committed.`)
+      }
+
+      // Conditional writes are decided here, under the key lock, so two racing writers can't both pass.
+      if (condition.ifNoneMatch === true || condition.ifMatch !== undefined) {
+        const current = await db.selectFrom('objects').select('etag')
+          .where('bucket', '=', object.bucket).where('key', '=', object.key).executeTakeFirst()
+        if (condition.ifNoneMatch === true && current !== undefined) {
+          throw new PreconditionFailedError(`${object.bucket}/${object.key} already exists and the write asked for If-None-Match: *.`)
+        }
+        if (condition.ifMatch !== undefined && current?.etag !== condition.ifMatch) {
+          throw new PreconditionFailedError(current === undefined
+            ? `${object.bucket}/${object.key} does not exist, so it can't match ETag ${condition.ifMatch}.`
+            : `${object.bucket}/${object.key} has ETag ${current.etag}, not ${condition.ifMatch}.`)
+        }
       }
 
       const stored = await db.selectFrom('segments')

@@ -3,7 +3,7 @@
  * local network: buckets, objects, ranges, listings, deletes, presigned URLs, errors, and two accounts.
  */
 import {
-  CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, DeleteObjectsCommand, GetBucketLocationCommand, GetObjectCommand,
+  CopyObjectCommand, CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, DeleteObjectsCommand, GetBucketLocationCommand, GetObjectCommand,
   HeadBucketCommand, HeadObjectCommand, ListBucketsCommand, ListObjectsCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException
 } from '@aws-sdk/client-s3'
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
@@ -89,6 +89,35 @@ describe('S3 with @aws-sdk/client-s3', () => {
     expect(await code(s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'bad-sum', Body: 'abc', ChecksumCRC32: 'AAAAAA==' })))).toBe('BadDigest')
     expect(await code(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'bad-sum' })))).toMatch(/NotFound|NoSuchKey/)
     expect(await code(s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'bad-md5', Body: 'abc', ContentMD5: '1B2M2Y8AsgTpgAmY7PhCfg==' })))).toBe('BadDigest')
+  })
+
+  it('copies objects server-side (COPY and REPLACE directives) and refuses bad copies', async () => {
+    const data = pseudoRandom(1_500_000, 12)
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'orig', Body: data, ContentType: 'text/x-orig', Metadata: { a: '1' } }))
+    const copied = await s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'copy/one', CopySource: `${bucket}/orig` }))
+    expect(copied.CopyObjectResult?.ETag).toMatch(/^"[0-9a-f]{32}"$/)
+    const one = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'copy/one' }))
+    expect(Buffer.compare(Buffer.from(await one.Body!.transformToByteArray()), data)).toBe(0)
+    expect(one.ContentType).toBe('text/x-orig')
+    expect(one.Metadata).toEqual({ a: '1' })
+    await s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'orig', CopySource: `${bucket}/orig`, MetadataDirective: 'REPLACE', ContentType: 'text/x-new', Metadata: { b: '2' } }))
+    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'orig' }))
+    expect(head.ContentType).toBe('text/x-new')
+    expect(head.Metadata).toEqual({ b: '2' })
+    expect(head.ContentLength).toBe(data.length)
+    expect(await code(s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'orig', CopySource: `${bucket}/orig` })))).toBe('InvalidRequest')
+    expect(await code(s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'x', CopySource: `${bucket}/orig`, CopySourceIfMatch: '"0000"' })))).toBe('PreconditionFailed')
+    expect(await code(s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'x', CopySource: `${bucket}/missing` })))).toBe('NoSuchKey')
+  })
+
+  it('conditional writes: If-None-Match * and If-Match', async () => {
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'cond', Body: 'v1', IfNoneMatch: '*' }))
+    expect(await code(s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'cond', Body: 'v2', IfNoneMatch: '*' })))).toBe('PreconditionFailed')
+    const current = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'cond' }))
+    expect(await code(s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'cond', Body: 'v2', IfMatch: '"00000000000000000000000000000000"' })))).toBe('PreconditionFailed')
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'cond', Body: 'v2', IfMatch: current.ETag }))
+    const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'cond' }))
+    expect(await got.Body!.transformToString()).toBe('v2')
   })
 
   it('lists with prefix, delimiter and pagination (v2 and v1)', async () => {

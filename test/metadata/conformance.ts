@@ -476,6 +476,45 @@ export function runMetadataConformance (name: string, open: () => Promise<Opened
         expect(await store.listObjects('b')).toEqual([v2])
       })
 
+      it('conditional commits: If-None-Match * and If-Match decide atomically and change nothing when they fail', async () => {
+        const begin = async (key: string): Promise<string> => {
+          const id = newUploadId()
+          await store.beginUpload({ id, bucket: 'b', key, createdAt: 1 })
+          await store.addSegment(id, makeSegment(0))
+          return id
+        }
+        const first = await begin('cond')
+        await store.commitObject(makeObject('b', 'cond', first, { segmentCount: 1, size: 4080, etag: 'e1' }), { ifNoneMatch: true })
+        const second = await begin('cond')
+        await expectError(store.commitObject(makeObject('b', 'cond', second, { segmentCount: 1, size: 4080, etag: 'e2' }), { ifNoneMatch: true }), 'PreconditionFailedError')
+        expect((await store.getObject('b', 'cond'))?.etag).toBe('e1')
+        expect((await store.getUpload(second))?.state).toBe('pending')
+        await expectError(store.commitObject(makeObject('b', 'cond', second, { segmentCount: 1, size: 4080, etag: 'e2' }), { ifMatch: 'nope' }), 'PreconditionFailedError')
+        await store.commitObject(makeObject('b', 'cond', second, { segmentCount: 1, size: 4080, etag: 'e2' }), { ifMatch: 'e1' })
+        expect((await store.getObject('b', 'cond'))?.etag).toBe('e2')
+        const third = await begin('absent')
+        await expectError(store.commitObject(makeObject('b', 'absent', third, { segmentCount: 1, size: 4080 }), { ifMatch: 'e1' }), 'PreconditionFailedError')
+        expect(await store.getObject('b', 'absent')).toBeUndefined()
+      })
+
+      it('10 concurrent If-None-Match * commits of one new key: exactly one wins', async () => {
+        const ids: string[] = []
+        for (let i = 0; i < 10; i++) {
+          const id = newUploadId()
+          ids.push(id)
+          await store.beginUpload({ id, bucket: 'b', key: 'race', createdAt: i })
+          await store.addSegment(id, makeSegment(0))
+        }
+        const results = await Promise.allSettled(ids.map(async (id) =>
+          await store.commitObject(makeObject('b', 'race', id, { segmentCount: 1, size: 4080, etag: id }), { ifNoneMatch: true })))
+        const won = results.filter((r) => r.status === 'fulfilled')
+        const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected')
+        expect(won).toHaveLength(1)
+        expect(lost.map((r) => (r.reason as Error).name)).toEqual(new Array(9).fill('PreconditionFailedError'))
+        const visible = await store.getObject('b', 'race')
+        expect(ids[results.findIndex((r) => r.status === 'fulfilled')]).toBe(visible?.uploadId)
+      })
+
       it('deleteObject returns the object once, then undefined', async () => {
         const { object } = await putObject(store, 'b', 'k')
         await putObject(store, 'other', 'k')

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { PassThrough } from 'node:stream'
-import type { BucketRecord, MetadataStore, ObjectRecord } from '../../metadata/metadata-store.js'
+import type { BucketRecord, CommitCondition, MetadataStore, ObjectRecord } from '../../metadata/metadata-store.js'
 import type { Logger } from '../../util/logger.js'
 import type { ByteRange, Gateway } from '../gateway.js'
 import { S3Error } from './errors.js'
@@ -179,7 +179,7 @@ export class S3Server {
     if (Buffer.byteLength(key) > 1024) throw new S3Error('KeyTooLongError', 'Your key is too long (over 1024 bytes)')
     if (query.has('uploads') || query.has('uploadId') || query.has('partNumber')) throw new S3Error('NotImplemented', 'multipart uploads are not implemented by Shoal yet')
     if (method === 'PUT') {
-      if (req.headers['x-amz-copy-source'] !== undefined) throw new S3Error('NotImplemented', 'CopyObject is not implemented by Shoal yet')
+      if (req.headers['x-amz-copy-source'] !== undefined) return await this.#copyObject(req, res, b, key, owner, auth)
       return await this.#putObject(req, res, b, key, auth)
     }
     if (method === 'GET' || method === 'HEAD') return await this.#getObject(req, res, b, key, method === 'HEAD', query)
@@ -268,9 +268,10 @@ export class S3Server {
       : raw
     const verified = verifyBody(source, size, auth.payload === 'sha256' ? auth.payloadHash : undefined, md5Header, checksum)
     const meta = storedMetadata(req)
+    const condition = writeCondition(req)
     try {
       const result = await this.#c.gateway.putObject({
-        bucket, key, body: verified, expectedSize: size, contentType: header(req, 'content-type') ?? 'binary/octet-stream', userMetadata: meta, signal
+        bucket, key, body: verified, expectedSize: size, contentType: header(req, 'content-type') ?? 'binary/octet-stream', userMetadata: meta, condition, signal
       })
       const replyHeaders: Record<string, string | number> = { etag: `"${result.object.etag}"`, 'content-length': 0 }
       if (checksum !== undefined) replyHeaders[`x-amz-checksum-${checksum.algorithm}`] = checksum.expected() ?? ''
@@ -279,6 +280,50 @@ export class S3Server {
       req.unpipe(raw)
       throw err
     }
+  }
+
+  /** CopyObject: a server-side read of the source streamed into a new write (re-encrypted under the new object's key). */
+  async #copyObject (req: IncomingMessage, res: ServerResponse, bucket: BucketRecord, key: string, owner: string, auth: AuthResult): Promise<void> {
+    await readSmallBody(req, auth)
+    const sourceText = header(req, 'x-amz-copy-source') ?? ''
+    const [rawSource, rawQuery = ''] = sourceText.split('?', 2)
+    let source: string
+    try {
+      source = decodeURIComponent(rawSource).replace(/^\//, '')
+    } catch (err) {
+      throw new S3Error('InvalidArgument', 'x-amz-copy-source is not valid percent-encoding', { cause: err, details: { ArgumentName: 'x-amz-copy-source' } })
+    }
+    const version = new URLSearchParams(rawQuery).get('versionId')
+    if (version !== null && version !== 'null') throw new S3Error('InvalidArgument', 'versioning is not enabled: only versionId=null exists', { details: { ArgumentName: 'versionId' } })
+    const slash = source.indexOf('/')
+    if (slash <= 0 || slash === source.length - 1) throw new S3Error('InvalidArgument', 'x-amz-copy-source must be BUCKET/KEY', { details: { ArgumentName: 'x-amz-copy-source' } })
+    const srcBucket = await this.#ownedBucket(source.slice(0, slash), owner)
+    const srcKey = source.slice(slash + 1)
+    const directive = (header(req, 'x-amz-metadata-directive') ?? 'COPY').toUpperCase()
+    if (directive !== 'COPY' && directive !== 'REPLACE') throw new S3Error('InvalidArgument', 'x-amz-metadata-directive must be COPY or REPLACE', { details: { ArgumentName: 'x-amz-metadata-directive' } })
+    let src: ObjectRecord
+    try {
+      src = await this.#c.gateway.headObject(srcBucket.name, srcKey)
+    } catch (err) {
+      if ((err as Error).name === 'NoSuchObjectError') throw new S3Error('NoSuchKey', 'The specified key does not exist.', { details: { Key: srcKey } })
+      throw err
+    }
+    if (srcBucket.name === bucket.name && srcKey === key && directive === 'COPY') {
+      throw new S3Error('InvalidRequest', 'This copy request is illegal because it is trying to copy an object to itself without changing the object\'s metadata, storage class, website redirect location or encryption attributes.')
+    }
+    if (src.size > MAX_PUT_BYTES) throw new S3Error('InvalidRequest', `The specified copy source is larger than the maximum allowable size for a copy source: ${MAX_PUT_BYTES}`)
+    const status = checkConditions(req, src, 'x-amz-copy-source-')
+    if (status !== 200) throw new S3Error('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold')
+    const signal = abortOnClose(req, res)
+    const read = await this.#c.gateway.getObject(srcBucket, srcKey, { signal })
+    const result = await this.#c.gateway.putObject({
+      bucket, key, body: read.body, expectedSize: src.size,
+      contentType: directive === 'COPY' ? src.contentType : header(req, 'content-type') ?? 'binary/octet-stream',
+      userMetadata: directive === 'COPY' ? JSON.parse(src.userMetadata) as Record<string, string> : storedMetadata(req),
+      condition: writeCondition(req),
+      signal
+    })
+    sendXml(res, 200, el('CopyObjectResult', [el('LastModified', new Date(result.object.createdAt).toISOString()), el('ETag', `"${result.object.etag}"`)]))
   }
 
   async #getObject (req: IncomingMessage, res: ServerResponse, bucket: BucketRecord, key: string, head: boolean, query: URLSearchParams): Promise<void> {
@@ -471,6 +516,8 @@ export function toS3Error (err: unknown): S3Error {
       return new S3Error('NoSuchKey', 'The specified key does not exist.', { cause: e })
     case 'NotFoundError':
       return new S3Error('NoSuchBucket', 'The specified bucket does not exist', { cause: e })
+    case 'PreconditionFailedError':
+      return new S3Error('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', { cause: e, details: { Condition: e.message } })
     default:
       return new S3Error('InternalError', 'We encountered an internal error. Please try again.', { cause: e })
   }
@@ -534,6 +581,15 @@ async function * verifyBody (source: AsyncIterable<Uint8Array>, size: number, sh
   if (md5 !== undefined && md5.digest('base64') !== md5Base64) throw new S3Error('BadDigest', 'The Content-MD5 you specified did not match what we received.')
 }
 
+/** If-None-Match: * and If-Match on a write (S3 conditional writes). */
+function writeCondition (req: IncomingMessage): CommitCondition | undefined {
+  const none = header(req, 'if-none-match')
+  const match = header(req, 'if-match')
+  if (none === undefined && match === undefined) return undefined
+  if (none !== undefined && none.trim() !== '*') throw new S3Error('NotImplemented', 'A header you provided implies functionality that is not implemented: If-None-Match on writes accepts only "*"')
+  return { ifNoneMatch: none !== undefined ? true : undefined, ifMatch: match?.trim().replace(/^"(.*)"$/, '$1') }
+}
+
 /** x-amz-meta-* and the standard headers S3 keeps with an object. */
 function storedMetadata (req: IncomingMessage): Record<string, string> {
   const out: Record<string, string> = {}
@@ -563,14 +619,14 @@ function objectHeaders (o: ObjectRecord, query: URLSearchParams): Record<string,
 }
 
 /** RFC 9110 §13.2.2 order: If-Match, If-Unmodified-Since, If-None-Match, If-Modified-Since. */
-function checkConditions (req: IncomingMessage, o: ObjectRecord): 200 | 304 | 412 {
+function checkConditions (req: IncomingMessage, o: ObjectRecord, prefix = ''): 200 | 304 | 412 {
   const etag = `"${o.etag}"`
   const modified = Math.floor(o.createdAt / 1000) * 1000
   const matches = (list: string): boolean => list.split(',').map((s) => s.trim()).some((t) => t === '*' || t === etag || t === o.etag)
-  const ifMatch = header(req, 'if-match')
-  const ifNoneMatch = header(req, 'if-none-match')
-  const ifModifiedSince = header(req, 'if-modified-since')
-  const ifUnmodifiedSince = header(req, 'if-unmodified-since')
+  const ifMatch = header(req, `${prefix}if-match`)
+  const ifNoneMatch = header(req, `${prefix}if-none-match`)
+  const ifModifiedSince = header(req, `${prefix}if-modified-since`)
+  const ifUnmodifiedSince = header(req, `${prefix}if-unmodified-since`)
   if (ifMatch !== undefined) {
     if (!matches(ifMatch)) return 412
   } else if (ifUnmodifiedSince !== undefined) {
