@@ -1,0 +1,68 @@
+"""A boto3 scenario against Shoal's S3 endpoint (run by s3-boto3.test.ts with Debian's /usr/bin/python3).
+
+Reads SHOAL_S3_ENDPOINT, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, SHOAL_BUCKET from the environment,
+checks every answer itself and exits non-zero with a message on the first mismatch.
+"""
+import hashlib
+import os
+import sys
+import urllib.request
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+endpoint = os.environ["SHOAL_S3_ENDPOINT"]
+bucket = os.environ["SHOAL_BUCKET"]
+s3 = boto3.client(
+    "s3",
+    endpoint_url=endpoint,
+    region_name="us-east-1",
+    config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}, signature_version="s3v4"),
+)
+
+
+def check(cond, what):
+    if not cond:
+        print(f"FAILED: {what}", file=sys.stderr)
+        sys.exit(1)
+
+
+s3.create_bucket(Bucket=bucket)
+check(bucket in [b["Name"] for b in s3.list_buckets()["Buckets"]], "list_buckets shows the new bucket")
+
+data = hashlib.sha256(b"seed").digest() * 40000  # 1.28 MB, two segments on the test network
+s3.put_object(Bucket=bucket, Key="docs/report.bin", Body=data, Metadata={"team": "shoal"}, ContentType="application/x-report")
+got = s3.get_object(Bucket=bucket, Key="docs/report.bin")
+check(got["Body"].read() == data, "get_object returns the same bytes")
+check(got["Metadata"] == {"team": "shoal"}, "user metadata round-trips")
+check(got["ContentType"] == "application/x-report", "content type round-trips")
+check(got["ETag"] == '"%s"' % hashlib.md5(data).hexdigest(), "ETag is the MD5 of the bytes")
+
+part = s3.get_object(Bucket=bucket, Key="docs/report.bin", Range="bytes=1000-1999")["Body"].read()
+check(part == data[1000:2000], "ranged get")
+
+for k in ["docs/a.txt", "docs/b.txt", "img/x.png", "top.txt"]:
+    s3.put_object(Bucket=bucket, Key=k, Body=k.encode())
+listing = s3.list_objects_v2(Bucket=bucket, Delimiter="/")
+check([c["Key"] for c in listing.get("Contents", [])] == ["top.txt"], "top-level keys")
+check([p["Prefix"] for p in listing.get("CommonPrefixes", [])] == ["docs/", "img/"], "common prefixes")
+paged = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="docs/", PaginationConfig={"PageSize": 1})
+check([o["Key"] for page in paged for o in page.get("Contents", [])] == ["docs/a.txt", "docs/b.txt", "docs/report.bin"], "paginated listing")
+
+url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "top.txt"}, ExpiresIn=60)
+with urllib.request.urlopen(url) as r:
+    check(r.read() == b"top.txt", "presigned GET")
+
+try:
+    s3.get_object(Bucket=bucket, Key="missing")
+    check(False, "missing key raises")
+except ClientError as e:
+    check(e.response["Error"]["Code"] == "NoSuchKey", "missing key is NoSuchKey")
+
+keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]
+deleted = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in keys]})
+check(sorted(d["Key"] for d in deleted["Deleted"]) == sorted(keys), "delete_objects deletes every key")
+s3.delete_bucket(Bucket=bucket)
+check(bucket not in [b["Name"] for b in s3.list_buckets()["Buckets"]], "bucket is gone")
+print("boto3 scenario: ok")
