@@ -3,7 +3,8 @@
  * data path (no encryption, no erasure coding, no fan-out, no metadata). One node:http server that
  * streams a PUT body to a file (temporary file, fsync, rename: what a node's piece store does for one
  * piece) and streams the file back on GET. bench/run.ts starts it as a separate process, so its CPU is
- * accounted apart from the client's, as a Shoal node's is.
+ * accounted apart from the client's, as a Shoal node's is. It serves one large object per round and
+ * thousands of small ones (distinct names, many PUTs in flight at once over keep-alive connections).
  *
  * Usage: node dist/bench/baseline-server.js --dir DIR
  * Prints one JSON line `{"event":"ready","url","pid"}` on stdout when listening; exits on SIGINT,
@@ -19,6 +20,15 @@ import { parseArgs } from 'node:util'
 
 /** Object names are one path segment of these characters, so a name can never leave DIR. */
 const NAME_PATTERN = /^[A-Za-z0-9._-]{1,128}$/
+/**
+ * Idle keep-alive connections are kept this long (Node's default is 5 s). The bench's small-object
+ * client reuses up to 32 connections; a longer server timeout means the server never closes one just
+ * as the client reuses it (an ECONNRESET race), so no request fails for a reason that is not the server's.
+ */
+const KEEP_ALIVE_TIMEOUT_MS = 60_000
+
+/** Distinguishes the temporary files of PUTs in flight at the same time, even to the same name. */
+let uploads = 0
 
 class BadRequestError extends Error {
   override readonly name = 'BadRequestError'
@@ -37,6 +47,7 @@ async function main (): Promise<void> {
       else res.destroy()
     })
   })
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS
   server.listen(Number(values.port), '127.0.0.1')
   await new Promise<void>((resolve, reject) => { server.once('listening', resolve); server.once('error', reject) })
   const { port } = server.address() as AddressInfo
@@ -62,7 +73,7 @@ async function handle (dir: string, req: IncomingMessage, res: ServerResponse): 
   if (!NAME_PATTERN.test(name)) throw new BadRequestError('path must be /NAME')
   const file = join(dir, name)
   if (req.method === 'PUT') {
-    const temp = `${file}.${process.pid}.tmp`
+    const temp = `${file}.${process.pid}-${++uploads}.tmp`
     try {
       await pipeline(req, createWriteStream(temp))
       // Durable before acknowledged, as a node's piece store does: fsync the data, then rename.

@@ -6,9 +6,13 @@
  *      the end) and streams it back on GET (bench/baseline-server.ts).
  *   2. Full path: `shoal up` (a coordinator and 9 node agents as separate processes); the same object
  *      PUT and GET through the coordinator's API: encrypt → Reed-Solomon 4+2 → fan out, and back.
- *   3. Codec: the native 4+2 erasure codec at 16 MiB shards beside the pure-TypeScript reference.
+ *   3. S3: the same object PUT and GET through `shoal up`'s S3 endpoint with @aws-sdk/client-s3
+ *      (PutObjectCommand, one PUT, the SDK's default checksum and signing), beside the same baselines.
+ *   4. Small objects: 4 KiB objects PUT, then GET, 32 at a time, through the S3 endpoint with the SDK,
+ *      beside the same PUTs and GETs to the baseline server over node:http keep-alive connections.
+ *   5. Codec: the native 4+2 erasure codec at 16 MiB shards beside the pure-TypeScript reference.
  *
- * Every network figure is the median of --rounds rounds (baseline and full path alternate within a
+ * Every network figure is the median of --rounds rounds (baseline and Shoal alternate within a
  * round, so slow spells hit both). CPU-seconds per phase are read from /proc/PID/stat for every process.
  * The results are also written to bench/results/latest.json.
  *
@@ -22,12 +26,13 @@ import { createHash, randomFillSync } from 'node:crypto'
 import { once } from 'node:events'
 import { existsSync, readFileSync } from 'node:fs'
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
-import { request, type IncomingMessage } from 'node:http'
+import { Agent, request, type IncomingMessage } from 'node:http'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { createCodec, measureCodec } from '../src/erasure/index.js'
 import { isAlive as alive } from '../src/util/process.js'
 
@@ -50,6 +55,16 @@ const REFERENCE_CODEC_ROUNDS = 1
 /** Targets from the issue: the full path should keep this share of a plain server's throughput. */
 const UPLOAD_TARGET = 0.6
 const DOWNLOAD_TARGET = 0.8
+/** Small objects through S3 should keep half a plain server's operations per second. */
+const SMALL_OBJECTS_TARGET = 0.5
+/** 4 KiB: the small-object size S3 workloads are usually quoted at (thumbnails, manifests, JSON). */
+const SMALL_OBJECT_BYTES = 4 * 1024
+/** Requests in flight at once for the small-object figures: a busy client's connection pool. */
+const SMALL_CONCURRENCY = 32
+/** Small objects per phase and round (PUTs, then GETs of what was put)… */
+const SMALL_COUNT = 2000
+/** …unless a phase runs this long first: no new request starts after it, so a round is bounded. */
+const SMALL_MAX_SECONDS = 10
 /** `shoal up` starts ten processes and waits for every node to heartbeat; its own limit is 30 s each. */
 const UP_READY_TIMEOUT_MS = 90_000
 /** `up` gives its children 5 s to stop before SIGKILL; allow that plus its own exit. */

@@ -19,6 +19,7 @@ describe('restarting the local network', () => {
       const put = await putStream(first.network.coordinator.url, bucket, 'kept', data.length, (async function * () { yield data })())
       expect('status' in put && put.status).toBe(201)
       const ids = first.network.nodes.map((n) => n.id)
+      const s3 = first.network.s3
       const pids = [first.network.coordinator.pid, ...first.network.nodes.map((n) => n.pid)]
       await first.stop({ keepDir: true })
       for (const pid of pids) expect(() => { process.kill(pid, 0) }, `pid ${pid} still running`).toThrow()
@@ -26,6 +27,9 @@ describe('restarting the local network', () => {
 
       second = await LocalNetwork.start({ dir })
       expect(second.network.nodes.map((n) => n.id)).toEqual(ids)
+      // The default S3 key survives the restart (kept in DIR/s3-credentials.json), so scripts keep working.
+      expect(second.network.s3?.accessKeyId).toBe(s3?.accessKeyId)
+      expect(second.network.s3?.secretAccessKey).toBe(s3?.secretAccessKey)
       const got = await getBytes(second.network.coordinator.url, bucket, 'kept')
       expect(got.status).toBe(200)
       expect(Buffer.compare(got.body, data)).toBe(0)

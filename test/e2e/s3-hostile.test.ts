@@ -20,9 +20,10 @@ describe('S3 endpoint under hostile input', () => {
   const bucket = randomName('hostile')
 
   /** Sends a request signed with SigV4 (header form); `rawPath` and `rawQuery` go on the wire as given. */
-  async function signed (method: string, rawPath: string, rawQuery = '', body: Buffer | string = '', extra: Record<string, string> = {}): Promise<Reply> {
+  async function signed (method: string, rawPath: string, rawQuery = '', body: Buffer | string = '', extra: Record<string, string> = {}, host?: string): Promise<Reply> {
     const c = net.network.s3!
     const url = new URL(c.endpoint)
+    if (host !== undefined) extra = { ...extra, host }
     const amzDate = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '')
     const day = amzDate.slice(0, 8)
     const payload = sha256(body)
@@ -66,6 +67,15 @@ describe('S3 endpoint under hostile input', () => {
     const r = await signed('GET', `/${bucket}/precious`)
     expect(r.status).toBe(200)
     expect(r.body).toBe('keep me')
+  })
+
+  it('serves virtual-host-style requests (BUCKET.localhost)', async () => {
+    const port = new URL(net.network.s3!.endpoint).port
+    const r = await signed('GET', '/precious', '', '', {}, `${bucket}.localhost:${port}`)
+    expect(r.status).toBe(200)
+    expect(r.body).toBe('keep me')
+    const list = await signed('GET', '/', 'list-type=2', '', {}, `${bucket}.localhost:${port}`)
+    expect(list.body).toMatch(/<Key>precious<\/Key>/)
   })
 
   it('answers each malformed request with a clean error', async () => {
