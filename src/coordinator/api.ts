@@ -20,8 +20,7 @@
  *
  * Errors become JSON `{ error: { name, message } }` in one place, `#fail`, which never leaks internals.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import { PassThrough } from 'node:stream'
 import type { Identity } from '../crypto/identity.js'
 import type { BucketRecord, MetadataStore, ObjectRecord } from '../metadata/metadata-store.js'
@@ -29,7 +28,7 @@ import { HEARTBEAT_PATH, IDENTITY_PATH, SIGNATURE_HEADER, type HeartbeatReply } 
 import { parseBucketSettings } from '../gateway/bucket-settings.js'
 import type { ByteRange, Gateway } from '../gateway/gateway.js'
 import { IncompleteBodyError, NoSuchObjectError } from '../gateway/errors.js'
-import { BadRequestError, decodePathPart, readBody, readJson, sendJson } from '../util/http.js'
+import { abortOnClose, BadRequestError, closeServer, createHttpServer, decodePathPart, listen, readBody, readJson, replyAfterBody, sendJson, serverUrl, streamBody } from '../util/http.js'
 import type { Logger } from '../util/logger.js'
 import type { NodeRegistry } from './registry.js'
 import type { CoordinatorBroker } from './broker.js'
@@ -39,8 +38,6 @@ import { validateBucketName, validateObjectKey } from './names.js'
 
 /** Largest heartbeat or settings body accepted. */
 const SMALL_BODY_LIMIT = 64 * 1024
-/** A refused upload with at most this much body left is read to its end so the client sees the error reply. */
-const DRAIN_LIMIT = 64 * 1024 * 1024
 /** Bytes buffered between an upload's socket and the gateway (1 MiB: a few socket reads). */
 const BODY_BUFFER = 1024 * 1024
 /** Most keys one list call returns. */
@@ -90,23 +87,14 @@ export class CoordinatorApi {
 
   /** Starts listening; resolves with the URL. Throws when the port is taken. */
   async start (): Promise<string> {
-    const server = createServer((req, res) => { void this.#handle(req, res) })
-    server.requestTimeout = 0 // uploads of any size; idle sockets are bounded by the timeouts below
-    server.headersTimeout = 30_000
-    server.keepAliveTimeout = 5_000
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
-      server.listen(this.#init.port, this.#init.host, () => { server.off('error', reject); resolve() })
-    })
+    const server = createHttpServer((req, res) => { void this.#handle(req, res) })
+    await listen(server, this.#init.host, this.#init.port)
     this.#server = server
     return this.url
   }
 
   get url (): string {
-    const addr = this.#server?.address() as AddressInfo | null | undefined
-    if (addr == null) throw new Error('API is not listening')
-    const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address
-    return `http://${host}:${addr.port}`
+    return serverUrl(this.#server)
   }
 
   /** Stops accepting requests and closes open connections; safe to call twice. */
@@ -114,8 +102,7 @@ export class CoordinatorApi {
     const server = this.#server
     if (server === undefined) return
     this.#server = undefined
-    server.closeAllConnections()
-    await new Promise<void>((resolve) => { server.close(() => { resolve() }) })
+    await closeServer(server)
   }
 
   async #handle (req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -258,22 +245,9 @@ export class CoordinatorApi {
       if (partial) headers['content-range'] = `bytes ${result.range.start}-${result.range.end - 1}/${result.object.size}`
       const it = result.body[Symbol.asyncIterator]()
       // Fetch the first segment before committing to a status, so an unavailable object is a clean 503.
-      let first = await it.next()
+      const first = await it.next()
       res.writeHead(partial ? 206 : 200, headers)
-      try {
-        while (first.done !== true) {
-          if (!res.write(first.value)) await new Promise<void>((resolve) => { res.once('drain', resolve); res.once('close', resolve) })
-          if (res.destroyed) break
-          first = await it.next()
-        }
-        res.end()
-      } catch (err) {
-        // Headers are gone; cut the connection so the client sees a short body, never a silent truncation.
-        this.#c.logger.error('download failed mid-stream', { bucket: bucket.name, key, error: err })
-        res.destroy(err as Error)
-      } finally {
-        await it.return?.()
-      }
+      await streamBody(res, it, first, (err) => { this.#c.logger.error('download failed mid-stream', { bucket: bucket.name, key, error: err }) })
     } else if (method === 'DELETE') {
       const removed = await gateway.deleteObject(bucket.name, key)
       if (removed === undefined) throw new NoSuchObjectError(`object ${bucket.name}/${key} does not exist`)
@@ -374,22 +348,7 @@ export class CoordinatorApi {
     else this.#c.logger.debug('request refused', { method: req.method, url: req.url, status, error: e })
     if (res.headersSent) { res.destroy(); return }
     const message = status === 500 ? 'internal error; see the coordinator log' : e.message
-    const reply = (): void => { if (!res.destroyed && !res.headersSent) sendJson(res, status, { error: { name: status === 500 ? 'InternalError' : e.name, message } }) }
-    // A request refused before its body was read: clients only see the answer once they finished
-    // sending, so read (and discard) a small remainder first; for a large one, answer and hang up.
-    const remaining = Number(req.headers['content-length'] ?? 0) - req.socket.bytesRead
-    if (req.complete || req.destroyed) {
-      reply()
-    } else if (remaining <= DRAIN_LIMIT) {
-      req.unpipe()
-      req.once('end', reply)
-      req.once('close', reply)
-      req.resume()
-    } else {
-      res.setHeader('connection', 'close')
-      reply()
-      res.once('finish', () => { req.destroy() })
-    }
+    replyAfterBody(req, res, () => { sendJson(res, status, { error: { name: status === 500 ? 'InternalError' : e.name, message } }) })
   }
 }
 
@@ -447,13 +406,4 @@ function resolveRange (spec: RangeSpec, size: number): ByteRange {
   const end = spec.end === undefined ? size : Math.min(size, spec.end + 1)
   if (spec.end !== undefined && spec.end < start) throw new BadRequestError('range end is before its start')
   return { start, end: start >= size ? start + 1 : end }
-}
-
-/** An AbortSignal that fires when the client goes away mid-request. */
-function abortOnClose (req: IncomingMessage, res: ServerResponse): AbortSignal {
-  const ac = new AbortController()
-  const onClose = (): void => { if (!res.writableFinished) ac.abort(new Error('client disconnected')) }
-  res.once('close', onClose)
-  req.once('aborted', onClose)
-  return ac.signal
 }

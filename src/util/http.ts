@@ -2,7 +2,8 @@
  * Small helpers for node:http servers: bounded JSON bodies and JSON replies. Errors are turned into
  * responses by each server's single error handler, not here.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
 
 /** A request that is malformed in a way the client can fix; the message says how. */
 export class BadRequestError extends Error {
@@ -52,5 +53,91 @@ export function decodePathPart (part: string): string {
     return decodeURIComponent(part)
   } catch (err) {
     throw new BadRequestError(`path contains bad percent-encoding: ${part.slice(0, 100)}`, { cause: err })
+  }
+}
+
+/** Settings every Shoal HTTP server shares: bodies of any size, bounded header wait and idle keep-alive. */
+export function createHttpServer (handler: (req: IncomingMessage, res: ServerResponse) => void, options: { maxHeaderSize?: number } = {}): Server {
+  const server = createServer({ maxHeaderSize: options.maxHeaderSize ?? 16 * 1024 }, handler)
+  server.requestTimeout = 0 // uploads of any size; a stalled client is bounded by the headers and keep-alive timeouts
+  server.headersTimeout = 30_000
+  server.keepAliveTimeout = 5_000
+  return server
+}
+
+/** Listens on host:port (0 = any free port); rejects when the port is taken. */
+export async function listen (server: Server, host: string, port: number): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, host, () => { server.off('error', reject); resolve() })
+  })
+}
+
+/** http://host:port of a listening server; throws when it isn't listening. */
+export function serverUrl (server: Server | undefined): string {
+  const addr = server?.address() as AddressInfo | null | undefined
+  if (addr == null) throw new Error('the server is not listening')
+  return `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`
+}
+
+/** Closes a server and every open connection. */
+export async function closeServer (server: Server): Promise<void> {
+  server.closeAllConnections()
+  await new Promise<void>((resolve) => { server.close(() => { resolve() }) })
+}
+
+/** An AbortSignal that fires when the client goes away before the response is finished. */
+export function abortOnClose (req: IncomingMessage, res: ServerResponse): AbortSignal {
+  const ac = new AbortController()
+  const onClose = (): void => { if (!res.writableFinished) ac.abort(new Error('client disconnected')) }
+  res.once('close', onClose)
+  req.once('aborted', onClose)
+  return ac.signal
+}
+
+/** A refused request with at most this much body left is read to its end so the client sees the error reply. */
+export const DRAIN_LIMIT = 64 * 1024 * 1024
+
+/**
+ * Sends an error reply for a request whose body may not have been read. Clients only read the reply
+ * once they finished sending, so a small remainder is read and discarded first; for a large one the
+ * reply goes out with `connection: close` and the connection is cut after it.
+ */
+export function replyAfterBody (req: IncomingMessage, res: ServerResponse, reply: () => void): void {
+  const once = (): void => { if (!res.destroyed && !res.headersSent) reply() }
+  const remaining = Number(req.headers['content-length'] ?? 0) - req.socket.bytesRead
+  if (req.complete || req.destroyed) {
+    once()
+  } else if (remaining <= DRAIN_LIMIT) {
+    req.unpipe()
+    req.once('end', once)
+    req.once('close', once)
+    req.resume()
+  } else {
+    res.setHeader('connection', 'close')
+    once()
+    res.once('finish', () => { req.destroy() })
+  }
+}
+
+/**
+ * Streams a body whose first chunk has already been fetched (so a failure before any byte could still
+ * become a clean error reply). A failure after the headers went out cuts the connection, so the client
+ * sees a short body, never a silently truncated one; `onError` is told.
+ */
+export async function streamBody (res: ServerResponse, it: AsyncIterator<Buffer>, first: IteratorResult<Buffer>, onError: (err: unknown) => void): Promise<void> {
+  let next = first
+  try {
+    while (next.done !== true) {
+      if (!res.write(next.value)) await new Promise<void>((resolve) => { res.once('drain', resolve); res.once('close', resolve) })
+      if (res.destroyed) break
+      next = await it.next()
+    }
+    res.end()
+  } catch (err) {
+    onError(err)
+    res.destroy(err as Error)
+  } finally {
+    await it.return?.()
   }
 }

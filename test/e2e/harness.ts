@@ -23,10 +23,10 @@ export interface CliResult {
   stderr: string
 }
 
-/** Runs `shoal ARGS` to completion. */
-export async function shoal (args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+/** Runs a command to completion, collecting its output. */
+export async function runProcess (cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
   return await new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d) => { stdout += d })
@@ -34,6 +34,11 @@ export async function shoal (args: string[], env: Record<string, string> = {}): 
     child.once('error', reject)
     child.once('exit', (code) => { resolve({ code: code ?? -1, stdout, stderr }) })
   })
+}
+
+/** Runs `shoal ARGS` to completion. */
+export async function shoal (args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  return await runProcess(process.execPath, [BIN, ...args], { ...process.env, ...env })
 }
 
 /** A running `shoal up` in a temporary folder. */

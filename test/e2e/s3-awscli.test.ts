@@ -3,13 +3,12 @@
  * s3 mb/cp/ls/sync/rm and s3api calls, checking the bytes that come back. Objects stay under aws-cli's
  * 8 MiB multipart threshold (multipart upload is the next step of the S3 work).
  */
-import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { LocalNetwork, pseudoRandom, randomName } from './harness.js'
+import { LocalNetwork, pseudoRandom, randomName, runProcess } from './harness.js'
 
 const AWS = '/usr/bin/aws'
 const available = existsSync(AWS)
@@ -25,27 +24,16 @@ describe.skipIf(!available)('S3 with Debian aws-cli', () => {
 
   async function aws (...args: string[]): Promise<{ code: number, stdout: string, stderr: string }> {
     const c = net.network.s3!
-    return await new Promise((resolve, reject) => {
-      const child = spawn(AWS, ['--endpoint-url', c.endpoint, '--no-cli-pager', ...args], {
-        env: {
-          PATH: process.env.PATH ?? '/usr/bin:/bin',
-          HOME: work,
-          AWS_ACCESS_KEY_ID: c.accessKeyId,
-          AWS_SECRET_ACCESS_KEY: c.secretAccessKey,
-          AWS_DEFAULT_REGION: c.region,
-          AWS_CONFIG_FILE: join(work, 'no-config'),
-          AWS_SHARED_CREDENTIALS_FILE: join(work, 'no-credentials'),
-          AWS_EC2_METADATA_DISABLED: 'true',
-          AWS_MAX_ATTEMPTS: '1'
-        },
-        stdio: ['ignore', 'pipe', 'pipe']
-      })
-      let stdout = ''
-      let stderr = ''
-      child.stdout.on('data', (d) => { stdout += d })
-      child.stderr.on('data', (d) => { stderr += d })
-      child.once('error', reject)
-      child.once('exit', (code) => { resolve({ code: code ?? -1, stdout, stderr }) })
+    return await runProcess(AWS, ['--endpoint-url', c.endpoint, '--no-cli-pager', ...args], {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: work,
+      AWS_ACCESS_KEY_ID: c.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: c.secretAccessKey,
+      AWS_DEFAULT_REGION: c.region,
+      AWS_CONFIG_FILE: join(work, 'no-config'),
+      AWS_SHARED_CREDENTIALS_FILE: join(work, 'no-credentials'),
+      AWS_EC2_METADATA_DISABLED: 'true',
+      AWS_MAX_ATTEMPTS: '1'
     })
   }
 

@@ -3,13 +3,12 @@
  * copy, sync, check, list, server-side copy/move, delete; s3cmd put/get/ls/del/sync. The bytes that
  * come back are compared with what went in.
  */
-import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { LocalNetwork, pseudoRandom, randomName } from './harness.js'
+import { LocalNetwork, pseudoRandom, randomName, runProcess, type CliResult } from './harness.js'
 
 const RCLONE = '/usr/bin/rclone'
 const S3CMD = '/usr/bin/s3cmd'
@@ -19,16 +18,8 @@ for (const tool of [RCLONE, S3CMD]) {
   process.stdout.write(`skipping ${tool} tests: not installed (apt-get install ${tool.split('/').pop()})\n`)
 }
 
-async function run (cmd: string, args: string[], env: Record<string, string>): Promise<{ code: number, stdout: string, stderr: string }> {
-  return await new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env: { PATH: '/usr/bin:/bin', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => { stdout += d })
-    child.stderr.on('data', (d) => { stderr += d })
-    child.once('error', reject)
-    child.once('exit', (code) => { resolve({ code: code ?? -1, stdout, stderr }) })
-  })
+async function run (cmd: string, args: string[], env: Record<string, string>): Promise<CliResult> {
+  return await runProcess(cmd, args, { PATH: '/usr/bin:/bin', ...env })
 }
 
 describe('S3 with Debian tools', () => {

@@ -5,11 +5,11 @@
  * (encrypt → erasure-code → spread over nodes). Every error becomes an S3 XML error body in `#fail`.
  */
 import { createHash } from 'node:crypto'
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import { PassThrough } from 'node:stream'
 import type { BucketRecord, CommitCondition, MetadataStore, ObjectRecord } from '../../metadata/metadata-store.js'
 import type { Logger } from '../../util/logger.js'
+import { abortOnClose, closeServer, createHttpServer, listen, replyAfterBody, serverUrl, streamBody } from '../../util/http.js'
 import type { ByteRange, Gateway } from '../gateway.js'
 import { S3Error } from './errors.js'
 import { authenticate, type AuthResult } from './sigv4.js'
@@ -27,8 +27,6 @@ export const MAX_PUT_BYTES = 5 * 1024 ** 3
 const MAX_DELETE_KEYS = 1000
 /** Largest max-keys honoured by listings (S3's own limit). */
 const MAX_KEYS = 1000
-/** Refused uploads with at most this much body left are read to the end so the client sees the reply. */
-const DRAIN_LIMIT = 64 * 1024 * 1024
 
 /** The flexible checksums S3 clients send (x-amz-checksum-ALG). */
 const FLEXIBLE_CHECKSUMS = ['crc32', 'crc32c', 'crc64nvme', 'sha1', 'sha256'] as const satisfies readonly ChecksumAlgorithm[]
@@ -77,22 +75,14 @@ export class S3Server {
 
   /** Starts listening; resolves with the endpoint URL. Throws when the port is taken. */
   async start (): Promise<string> {
-    const server = createServer({ maxHeaderSize: 16 * 1024 }, (req, res) => { void this.#handle(req, res) })
-    server.requestTimeout = 0
-    server.headersTimeout = 30_000
-    server.keepAliveTimeout = 5_000
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
-      server.listen(this.#init.port, this.#init.host, () => { server.off('error', reject); resolve() })
-    })
+    const server = createHttpServer((req, res) => { void this.#handle(req, res) })
+    await listen(server, this.#init.host, this.#init.port)
     this.#server = server
     return this.url
   }
 
   get url (): string {
-    const addr = this.#server?.address() as AddressInfo | null | undefined
-    if (addr == null) throw new Error('S3 endpoint is not listening')
-    return `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`
+    return serverUrl(this.#server)
   }
 
   /** Stops accepting requests and closes connections; safe to call twice. */
@@ -100,8 +90,7 @@ export class S3Server {
     const server = this.#server
     if (server === undefined) return
     this.#server = undefined
-    server.closeAllConnections()
-    await new Promise<void>((resolve) => { server.close(() => { resolve() }) })
+    await closeServer(server)
   }
 
   async #handle (req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -350,21 +339,9 @@ export class S3Server {
     const length = result.range.end - result.range.start
     if (range !== undefined) headers['content-range'] = `bytes ${result.range.start}-${result.range.end - 1}/${object.size}`
     const it = result.body[Symbol.asyncIterator]()
-    let next = await it.next()
+    const first = await it.next()
     res.writeHead(range !== undefined ? 206 : 200, { ...headers, 'content-length': length })
-    try {
-      while (next.done !== true) {
-        if (!res.write(next.value)) await new Promise<void>((resolve) => { res.once('drain', resolve); res.once('close', resolve) })
-        if (res.destroyed) break
-        next = await it.next()
-      }
-      res.end()
-    } catch (err) {
-      this.#c.logger.error('download failed mid-stream', { bucket: bucket.name, key, error: err })
-      res.destroy(err as Error)
-    } finally {
-      await it.return?.()
-    }
+    await streamBody(res, it, first, (err) => { this.#c.logger.error('download failed mid-stream', { bucket: bucket.name, key, error: err }) })
   }
 
   async #listObjects (res: ServerResponse, bucket: BucketRecord, query: URLSearchParams): Promise<void> {
@@ -465,23 +442,10 @@ export class S3Server {
       ...Object.entries(details).map(([k, v]) => el(k, v)),
       el('Resource', req.url ?? '/'), el('RequestId', String(res.getHeader('x-amz-request-id') ?? ''))
     ], {}))
-    const reply = (): void => {
-      if (res.destroyed || res.headersSent) return
+    replyAfterBody(req, res, () => {
       res.writeHead(e.status, body === undefined ? {} : { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body) })
       res.end(body)
-    }
-    const remaining = Number(req.headers['content-length'] ?? 0) - req.socket.bytesRead
-    if (req.complete || req.destroyed) reply()
-    else if (remaining <= DRAIN_LIMIT) {
-      req.unpipe()
-      req.once('end', reply)
-      req.once('close', reply)
-      req.resume()
-    } else {
-      res.setHeader('connection', 'close')
-      reply()
-      res.once('finish', () => { req.destroy() })
-    }
+    })
   }
 }
 
@@ -702,12 +666,4 @@ function sendXml (res: ServerResponse, status: number, root: XmlElement): void {
   const body = xmlDocument(root)
   res.writeHead(status, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body) })
   res.end(body)
-}
-
-function abortOnClose (req: IncomingMessage, res: ServerResponse): AbortSignal {
-  const ac = new AbortController()
-  const onClose = (): void => { if (!res.writableFinished) ac.abort(new Error('client disconnected')) }
-  res.once('close', onClose)
-  req.once('aborted', onClose)
-  return ac.signal
 }
