@@ -23,7 +23,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash, randomFillSync } from 'node:crypto'
-import { once } from 'node:events'
+import { once, setMaxListeners } from 'node:events'
 import { existsSync, readFileSync } from 'node:fs'
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { Agent, request, type IncomingMessage } from 'node:http'
@@ -214,7 +214,8 @@ async function startBaseline (dir: string, cleanup: Cleanup): Promise<BaselineSe
 }
 
 interface NetworkNode { readonly id: string, readonly url: string, readonly pid: number, readonly provider: string, readonly region: string }
-interface Network { readonly coordinator: { readonly url: string, readonly pid: number }, readonly nodes: NetworkNode[] }
+interface S3Endpoint { readonly endpoint: string, readonly accessKeyId: string, readonly secretAccessKey: string, readonly region: string }
+interface Network { readonly coordinator: { readonly url: string, readonly pid: number }, readonly nodes: NetworkNode[], readonly s3?: S3Endpoint }
 interface ShoalNetwork { readonly upPid: number, readonly dir: string, readonly network: Network, readonly stderr: () => string }
 
 async function startShoal (dir: string, nodes: number, cleanup: Cleanup): Promise<ShoalNetwork> {
@@ -319,6 +320,101 @@ function checkDownload (what: string, got: { sha256: string, bytes: number }, ex
 }
 
 // ---------------------------------------------------------------------------------------------------
+// S3: what a user of the endpoint runs. SDK defaults throughout (its CRC32 of every PUT body, SigV4 over
+// plain http), except maxAttempts 1, so that a failed request fails the bench instead of being retried
+// inside a timed figure, and an explicit keep-alive pool the size of the small-object concurrency.
+
+function s3Client (s3: S3Endpoint, agent: Agent): S3Client {
+  return new S3Client({
+    endpoint: s3.endpoint,
+    region: s3.region,
+    credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
+    forcePathStyle: true,
+    maxAttempts: 1,
+    requestHandler: { httpAgent: agent }
+  })
+}
+
+/** One PutObject of all of `data` (a Buffer body with its ContentLength); returns the seconds taken. */
+async function timedS3Put (client: S3Client, bucket: string, key: string, data: Buffer, signal: AbortSignal): Promise<number> {
+  const start = process.hrtime.bigint()
+  await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: data, ContentLength: data.length }), { abortSignal: signal })
+  return Number(process.hrtime.bigint() - start) / 1e9
+}
+
+/** GetObject, hashing the body as it streams in; returns the seconds taken and the sha256 and length. */
+async function timedS3Get (client: S3Client, bucket: string, key: string, signal: AbortSignal): Promise<{ seconds: number, sha256: string, bytes: number }> {
+  const start = process.hrtime.bigint()
+  const res = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal })
+  if (res.Body === undefined) throw new HttpStatusError(`GetObject ${bucket}/${key} returned no body`)
+  const hash = createHash('sha256')
+  let bytes = 0
+  for await (const chunk of res.Body as AsyncIterable<Uint8Array>) {
+    hash.update(chunk)
+    bytes += chunk.length
+  }
+  return { seconds: Number(process.hrtime.bigint() - start) / 1e9, sha256: hash.digest('hex'), bytes }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Small objects: SMALL_COUNT operations, SMALL_CONCURRENCY at a time, stopped early at SMALL_MAX_SECONDS.
+
+/** Operations completed and the seconds from the first start to the last end. */
+interface SmallRun { readonly ops: number, readonly seconds: number }
+
+/**
+ * Runs `op(0)`, `op(1)`, … `op(count - 1)` with `concurrency` in flight, starting none after `maxSeconds`.
+ * Waits for every started operation, then throws the first failure (or the abort reason), if any.
+ */
+async function runConcurrent (count: number, concurrency: number, maxSeconds: number, signal: AbortSignal, op: (i: number) => Promise<void>): Promise<SmallRun> {
+  const start = process.hrtime.bigint()
+  const deadline = Date.now() + maxSeconds * 1000
+  let next = 0
+  let ops = 0
+  let failure: { readonly error: unknown } | undefined
+  const worker = async (): Promise<void> => {
+    while (failure === undefined && !signal.aborted && next < count && Date.now() < deadline) {
+      const i = next++
+      try {
+        await op(i)
+        ops++
+      } catch (error) {
+        failure ??= { error }
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker))
+  signal.throwIfAborted()
+  if (failure !== undefined) throw failure.error
+  return { ops, seconds: Number(process.hrtime.bigint() - start) / 1e9 }
+}
+
+/** Object `i` of round `round`: `base` with the round and index in its first 8 bytes, so every object differs. */
+function smallObject (base: Buffer, round: number, i: number): Buffer {
+  const body = Buffer.from(base)
+  body.writeUInt32BE(round, 0)
+  body.writeUInt32BE(i, 4)
+  return body
+}
+
+function checkSmall (what: string, got: Uint8Array, expected: Buffer): void {
+  if (!expected.equals(got)) throw new IntegrityError(`${what}: got ${got.length} bytes that differ from the ${expected.length} bytes put`)
+}
+
+/** One request over `agent` with the whole body in one write; resolves with the reply body, or throws HttpStatusError. */
+async function smallRequest (agent: Agent, method: 'PUT' | 'GET', url: string, body: Buffer | undefined, expected: number, signal: AbortSignal): Promise<Buffer> {
+  const headers = body === undefined ? {} : { 'content-type': 'application/octet-stream', 'content-length': body.length }
+  const req = request(url, { method, agent, headers, signal })
+  req.end(body)
+  const [res] = await once(req, 'response') as [IncomingMessage]
+  const chunks: Buffer[] = []
+  for await (const chunk of res) chunks.push(chunk as Buffer)
+  const reply = Buffer.concat(chunks)
+  if (res.statusCode !== expected) throw new HttpStatusError(`${method} ${url} → ${String(res.statusCode)} (expected ${expected}): ${reply.toString('utf8').slice(0, 2000)}`)
+  return reply
+}
+
+// ---------------------------------------------------------------------------------------------------
 // CPU accounting from /proc/PID/stat (utime + stime, in clock ticks).
 
 /** USER_HZ: 100 on every Linux kernel config in practice (sysconf(_SC_CLK_TCK)); Node does not expose it. */
@@ -359,8 +455,14 @@ function cpuDelta (before: CpuSnapshot, after: CpuSnapshot): Record<string, numb
 // ---------------------------------------------------------------------------------------------------
 // The run.
 
-type Phase = 'baseline upload' | 'baseline download' | 'shoal upload' | 'shoal download'
-const PHASES: Phase[] = ['baseline upload', 'baseline download', 'shoal upload', 'shoal download']
+/** Phases that move the one large object, measured in MB/s. */
+type LargePhase = 'baseline upload' | 'baseline download' | 'shoal upload' | 'shoal download' | 's3 upload' | 's3 download'
+const LARGE_PHASES: LargePhase[] = ['baseline upload', 'baseline download', 'shoal upload', 'shoal download', 's3 upload', 's3 download']
+/** Phases that move SMALL_OBJECT_BYTES objects, measured in operations per second. */
+type SmallPhase = 'baseline small put' | 'baseline small get' | 's3 small put' | 's3 small get'
+const SMALL_PHASES: SmallPhase[] = ['baseline small put', 'baseline small get', 's3 small put', 's3 small get']
+type Phase = LargePhase | SmallPhase
+const PHASES: Phase[] = [...LARGE_PHASES, ...SMALL_PHASES]
 
 interface Results {
   readonly date: string
@@ -369,9 +471,19 @@ interface Results {
   readonly cpuModel: string
   readonly cores: number
   readonly options: { readonly rounds: number, readonly sizeMiB: number, readonly nodes: number, readonly segmentSize: string, readonly chunkBytes: number }
-  readonly network: Record<Phase, { readonly medianMBps: number, readonly roundsMBps: number[] }>
-  readonly ratios: { readonly upload: number, readonly download: number }
-  readonly targets: { readonly upload: number, readonly download: number }
+  /** The large object: full path through the coordinator's API ("shoal …"), through S3 ("s3 …"), and the baseline. */
+  readonly network: Record<LargePhase, { readonly medianMBps: number, readonly roundsMBps: number[] }>
+  /** SMALL_OBJECT_BYTES objects, `concurrency` in flight: ops per second, and the ops each round completed. */
+  readonly smallObjects: {
+    readonly objectBytes: number
+    readonly concurrency: number
+    readonly count: number
+    readonly maxSeconds: number
+    readonly phases: Record<SmallPhase, { readonly medianOpsPerSecond: number, readonly roundsOpsPerSecond: number[], readonly roundsOps: number[] }>
+  }
+  /** Shoal over the baseline: upload/download (coordinator API), s3Upload/s3Download (S3), smallPut/smallGet (S3, 4 KiB). */
+  readonly ratios: { readonly upload: number, readonly download: number, readonly s3Upload: number, readonly s3Download: number, readonly smallPut: number, readonly smallGet: number }
+  readonly targets: { readonly upload: number, readonly download: number, readonly s3Upload: number, readonly s3Download: number, readonly smallObjects: number }
   readonly codec: {
     readonly shardBytes: number
     readonly native: { readonly encodeGBps: number, readonly decodeGBps: number }
@@ -412,7 +524,21 @@ async function runBench (options: Options, cleanup: Cleanup, log: (line: string)
     throw err
   }
   const { network } = shoal
-  log(`bench: coordinator ${network.coordinator.url} (pid ${network.coordinator.pid}), ${network.nodes.length} nodes`)
+  if (network.s3 === undefined) throw new ProcessStartError('`shoal up` reported no S3 endpoint (its ready line has no network.s3)')
+  log(`bench: coordinator ${network.coordinator.url} (pid ${network.coordinator.pid}), S3 ${network.s3.endpoint}, ${network.nodes.length} nodes`)
+
+  // Both small-object clients get the same pool: SMALL_CONCURRENCY keep-alive connections. Closed
+  // before the network stops (cleanup runs in reverse order).
+  // Every request in flight listens on `signal` (the SDK adds its own listeners): allow a few per request.
+  setMaxListeners(SMALL_CONCURRENCY * 4, signal)
+  const baselineAgent = new Agent({ keepAlive: true, maxSockets: SMALL_CONCURRENCY })
+  const s3Agent = new Agent({ keepAlive: true, maxSockets: SMALL_CONCURRENCY })
+  const s3 = s3Client(network.s3, s3Agent)
+  cleanup.add('close the S3 client and the keep-alive connections', async () => {
+    s3.destroy()
+    s3Agent.destroy()
+    baselineAgent.destroy()
+  })
 
   const roles: ProcessRole[] = [
     { role: 'baseline server', pid: baseline.pid },
@@ -427,9 +553,11 @@ async function runBench (options: Options, cleanup: Cleanup, log: (line: string)
       total[role] = seconds === undefined || (role in total && total[role] === undefined) ? undefined : (total[role] ?? 0) + seconds
     }
   }
-  const mbps: Record<Phase, number[]> = { 'baseline upload': [], 'baseline download': [], 'shoal upload': [], 'shoal download': [] }
-  const wall: Record<Phase, number> = { 'baseline upload': 0, 'baseline download': 0, 'shoal upload': 0, 'shoal download': 0 }
-  const measure = async <T>(phase: Phase, operation: () => Promise<T>, seconds: (result: T) => number): Promise<T> => {
+  /** Per phase, one figure per round: MB/s for large phases, operations per second for small ones. */
+  const rates = Object.fromEntries(PHASES.map((p) => [p, [] as number[]])) as Record<Phase, number[]>
+  const smallOps = Object.fromEntries(SMALL_PHASES.map((p) => [p, [] as number[]])) as Record<SmallPhase, number[]>
+  const wall = Object.fromEntries(PHASES.map((p) => [p, 0])) as Record<Phase, number>
+  const measure = async <T>(phase: Phase, operation: () => Promise<T>, outcome: (result: T) => { seconds: number, rate: number }): Promise<T> => {
     signal.throwIfAborted()
     const before = snapshot(roles)
     let result: T
@@ -437,31 +565,66 @@ async function runBench (options: Options, cleanup: Cleanup, log: (line: string)
       result = await operation()
     } catch (err) {
       if (err instanceof BenchFailedError || signal.aborted) throw err
-      throw new BenchFailedError(`${phase}, round ${mbps[phase].length + 1}: ${(err as Error).name}: ${(err as Error).message}`, { cause: err })
+      throw new BenchFailedError(`${phase}, round ${rates[phase].length + 1}: ${(err as Error).name}: ${(err as Error).message}`, { cause: err })
     }
     addCpu(phase, cpuDelta(before, snapshot(roles)))
-    wall[phase] += seconds(result)
-    mbps[phase].push(size / seconds(result) / 1e6)
+    const { seconds, rate } = outcome(result)
+    wall[phase] += seconds
+    rates[phase].push(rate)
     return result
   }
+  const large = (seconds: number): { seconds: number, rate: number } => ({ seconds, rate: size / seconds / 1e6 })
+  const small = (phase: SmallPhase, operation: () => Promise<SmallRun>): Promise<SmallRun> =>
+    measure(phase, operation, (run) => { smallOps[phase].push(run.ops); return { seconds: run.seconds, rate: run.ops === 0 ? 0 : run.ops / run.seconds } })
 
   const bucket = 'bench'
   const created = await simpleRequest('PUT', `${network.coordinator.url}/api/buckets/${bucket}`)
   if (created.status !== 201) throw new HttpStatusError(`PUT /api/buckets/${bucket} → ${created.status}: ${created.body}`)
+  const s3Bucket = 'bench-s3'
+  try {
+    await s3.send(new CreateBucketCommand({ Bucket: s3Bucket }), { abortSignal: signal })
+  } catch (err) {
+    throw new BenchFailedError(`CreateBucket ${s3Bucket} through ${network.s3.endpoint}: ${(err as Error).name}: ${(err as Error).message}`, { cause: err })
+  }
+  const smallBase = randomFillSync(Buffer.alloc(SMALL_OBJECT_BYTES))
 
   try {
     for (let round = 1; round <= options.rounds; round++) {
       const name = `object-${round}`
       const baseUrl = `${baseline.url}/${name}`
-      await measure('baseline upload', async () => await timedPut(baseUrl, data, 201, signal), (s) => s)
-      const got = await measure('baseline download', async () => await timedGet(baseUrl, signal), (r) => r.seconds)
+      await measure('baseline upload', async () => await timedPut(baseUrl, data, 201, signal), large)
+      const got = await measure('baseline download', async () => await timedGet(baseUrl, signal), (r) => large(r.seconds))
       checkDownload(`baseline round ${round}`, got, expected)
 
       const shoalUrl = `${network.coordinator.url}/api/objects/${bucket}/${name}`
-      await measure('shoal upload', async () => await timedPut(shoalUrl, data, 201, signal), (s) => s)
-      const back = await measure('shoal download', async () => await timedGet(shoalUrl, signal), (r) => r.seconds)
+      await measure('shoal upload', async () => await timedPut(shoalUrl, data, 201, signal), large)
+      const back = await measure('shoal download', async () => await timedGet(shoalUrl, signal), (r) => large(r.seconds))
       checkDownload(`shoal round ${round}`, back, expected)
-      log(`bench: round ${round}/${options.rounds}: ` + PHASES.map((p) => `${p} ${mbps[p].at(-1)!.toFixed(0)} MB/s`).join(', '))
+
+      await measure('s3 upload', async () => await timedS3Put(s3, s3Bucket, name, data, signal), large)
+      const s3Back = await measure('s3 download', async () => await timedS3Get(s3, s3Bucket, name, signal), (r) => large(r.seconds))
+      checkDownload(`S3 round ${round}`, s3Back, expected)
+
+      // Small objects: every GET phase reads back exactly the objects its PUT phase completed.
+      const smallName = (i: number): string => `small-${round}-${i}`
+      const basePut = await small('baseline small put', async () => await runConcurrent(SMALL_COUNT, SMALL_CONCURRENCY, SMALL_MAX_SECONDS, signal, async (i) => {
+        await smallRequest(baselineAgent, 'PUT', `${baseline.url}/${smallName(i)}`, smallObject(smallBase, round, i), 201, signal)
+      }))
+      await small('baseline small get', async () => await runConcurrent(basePut.ops, SMALL_CONCURRENCY, SMALL_MAX_SECONDS, signal, async (i) => {
+        const body = await smallRequest(baselineAgent, 'GET', `${baseline.url}/${smallName(i)}`, undefined, 200, signal)
+        checkSmall(`baseline GET ${smallName(i)}`, body, smallObject(smallBase, round, i))
+      }))
+      const s3Put = await small('s3 small put', async () => await runConcurrent(SMALL_COUNT, SMALL_CONCURRENCY, SMALL_MAX_SECONDS, signal, async (i) => {
+        await s3.send(new PutObjectCommand({ Bucket: s3Bucket, Key: smallName(i), Body: smallObject(smallBase, round, i), ContentLength: SMALL_OBJECT_BYTES }), { abortSignal: signal })
+      }))
+      await small('s3 small get', async () => await runConcurrent(s3Put.ops, SMALL_CONCURRENCY, SMALL_MAX_SECONDS, signal, async (i) => {
+        const res = await s3.send(new GetObjectCommand({ Bucket: s3Bucket, Key: smallName(i) }), { abortSignal: signal })
+        if (res.Body === undefined) throw new HttpStatusError(`GetObject ${s3Bucket}/${smallName(i)} returned no body`)
+        checkSmall(`S3 GET ${smallName(i)}`, await res.Body.transformToByteArray(), smallObject(smallBase, round, i))
+      }))
+
+      log(`bench: round ${round}/${options.rounds}: ` + LARGE_PHASES.map((p) => `${p} ${rates[p].at(-1)!.toFixed(0)} MB/s`).join(', ') +
+        '; ' + SMALL_PHASES.map((p) => `${p} ${rates[p].at(-1)!.toFixed(0)} ops/s`).join(', '))
     }
   } catch (err) {
     if (!signal.aborted) await printLogs(shoal.dir, shoal.stderr(), log)
@@ -470,7 +633,7 @@ async function runBench (options: Options, cleanup: Cleanup, log: (line: string)
 
   // The network stops before the codec runs, so the codec has the machine to itself.
   log('bench: stopping `shoal up` and the baseline server …')
-  await cleanup.run(log) // stops shoal up, the baseline server, removes the folder
+  await cleanup.run(log) // closes the clients, stops shoal up, the baseline server, removes the folder
   for (const pid of roles.map((r) => r.pid)) if (alive(pid)) log(`bench: warning: pid ${pid} still alive after stopping`)
 
   signal.throwIfAborted()
@@ -482,12 +645,14 @@ async function runBench (options: Options, cleanup: Cleanup, log: (line: string)
   signal.throwIfAborted()
   const referenceRun = await measureCodec(reference, { shardSize: CODEC_SHARD_BYTES, rounds: REFERENCE_CODEC_ROUNDS })
 
-  const throughput = Object.fromEntries(PHASES.map((p) => [p, { medianMBps: median(mbps[p]), roundsMBps: mbps[p] }])) as Results['network']
+  const throughput = Object.fromEntries(LARGE_PHASES.map((p) => [p, { medianMBps: median(rates[p]), roundsMBps: rates[p] }])) as Results['network']
+  const smallPhases = Object.fromEntries(SMALL_PHASES.map((p) => [p, { medianOpsPerSecond: median(rates[p]), roundsOpsPerSecond: rates[p], roundsOps: smallOps[p] }])) as Results['smallObjects']['phases']
   for (const phase of PHASES) {
     const nodes = Object.entries(cpu[phase]).filter(([role]) => role.startsWith('node-')).map(([, s]) => s)
     cpu[phase]['nodes (sum)'] = nodes.some((s) => s === undefined) ? undefined : nodes.reduce((a, b) => a! + b!, 0)
     cpu[phase]['busiest node'] = nodes.some((s) => s === undefined) ? undefined : Math.max(...(nodes as number[]))
   }
+  const ratio = (shoalPhase: Phase, baselinePhase: Phase): number => median(rates[shoalPhase]) / median(rates[baselinePhase])
   return {
     date: new Date().toISOString(),
     node: process.version,
@@ -496,11 +661,16 @@ async function runBench (options: Options, cleanup: Cleanup, log: (line: string)
     cores: cpus().length,
     options: { rounds: options.rounds, sizeMiB: options.sizeMiB, nodes: options.nodes, segmentSize: SEGMENT_SIZE, chunkBytes: CHUNK_BYTES },
     network: throughput,
+    smallObjects: { objectBytes: SMALL_OBJECT_BYTES, concurrency: SMALL_CONCURRENCY, count: SMALL_COUNT, maxSeconds: SMALL_MAX_SECONDS, phases: smallPhases },
     ratios: {
-      upload: throughput['shoal upload'].medianMBps / throughput['baseline upload'].medianMBps,
-      download: throughput['shoal download'].medianMBps / throughput['baseline download'].medianMBps
+      upload: ratio('shoal upload', 'baseline upload'),
+      download: ratio('shoal download', 'baseline download'),
+      s3Upload: ratio('s3 upload', 'baseline upload'),
+      s3Download: ratio('s3 download', 'baseline download'),
+      smallPut: ratio('s3 small put', 'baseline small put'),
+      smallGet: ratio('s3 small get', 'baseline small get')
     },
-    targets: { upload: UPLOAD_TARGET, download: DOWNLOAD_TARGET },
+    targets: { upload: UPLOAD_TARGET, download: DOWNLOAD_TARGET, s3Upload: UPLOAD_TARGET, s3Download: DOWNLOAD_TARGET, smallObjects: SMALL_OBJECTS_TARGET },
     codec: {
       shardBytes: CODEC_SHARD_BYTES,
       native: { encodeGBps: median(nativeRuns.map((r) => r.encodeGBps)), decodeGBps: median(nativeRuns.map((r) => r.decodeGBps)) },
@@ -536,12 +706,19 @@ function render (r: Results): string {
   const mb = (v: number): string => `${v.toFixed(0)} MB/s`
   const gb = (v: number): string => `${v.toFixed(2)} GB/s`
   const x = (v: number): string => `${v.toFixed(2)}×`
+  const ops = (v: number): string => `${v.toFixed(0)} ops/s`
   const verdict = (ratio: number, target: number): string => `≥${target}× ${ratio >= target ? 'ok' : 'BELOW'}`
   const n = r.network
+  const m = r.smallObjects.phases
+  const smallLabel = `${r.smallObjects.objectBytes / 1024} KiB × ${r.smallObjects.concurrency} concurrent`
   const rows = [
     ['figure', 'value', 'baseline', 'ratio', 'target'],
     ['upload (PUT, full path)', mb(n['shoal upload'].medianMBps), mb(n['baseline upload'].medianMBps), x(r.ratios.upload), verdict(r.ratios.upload, r.targets.upload)],
     ['download (GET, full path)', mb(n['shoal download'].medianMBps), mb(n['baseline download'].medianMBps), x(r.ratios.download), verdict(r.ratios.download, r.targets.download)],
+    ['S3 PutObject (one PUT)', mb(n['s3 upload'].medianMBps), mb(n['baseline upload'].medianMBps), x(r.ratios.s3Upload), verdict(r.ratios.s3Upload, r.targets.s3Upload)],
+    ['S3 GetObject', mb(n['s3 download'].medianMBps), mb(n['baseline download'].medianMBps), x(r.ratios.s3Download), verdict(r.ratios.s3Download, r.targets.s3Download)],
+    [`S3 small PUT, ${smallLabel}`, ops(m['s3 small put'].medianOpsPerSecond), ops(m['baseline small put'].medianOpsPerSecond), x(r.ratios.smallPut), verdict(r.ratios.smallPut, r.targets.smallObjects)],
+    [`S3 small GET, ${smallLabel}`, ops(m['s3 small get'].medianOpsPerSecond), ops(m['baseline small get'].medianOpsPerSecond), x(r.ratios.smallGet), verdict(r.ratios.smallGet, r.targets.smallObjects)],
     ['codec 4+2 encode, 16 MiB shards', gb(r.codec.native.encodeGBps), gb(r.codec.reference.encodeGBps), x(r.codec.native.encodeGBps / r.codec.reference.encodeGBps), 'vs reference'],
     ['codec 4+2 decode, 16 MiB shards', gb(r.codec.native.decodeGBps), gb(r.codec.reference.decodeGBps), x(r.codec.native.decodeGBps / r.codec.reference.decodeGBps), 'vs reference']
   ]
@@ -551,7 +728,10 @@ function render (r: Results): string {
     ['CPU-seconds (all rounds)', 'wall s', ...columns],
     ...PHASES.map((p) => [p, r.wallSeconds[p].toFixed(2), ...columns.map((c) => s(r.cpuSeconds[p][c]))])
   ]
-  const perRound = PHASES.map((p) => `  ${p.padEnd(18)} ${n[p].roundsMBps.map((v) => v.toFixed(0)).join(' / ')} MB/s`).join('\n')
+  const perRound = [
+    ...LARGE_PHASES.map((p) => `  ${p.padEnd(19)} ${n[p].roundsMBps.map((v) => v.toFixed(0)).join(' / ')} MB/s`),
+    ...SMALL_PHASES.map((p) => `  ${p.padEnd(19)} ${m[p].roundsOpsPerSecond.map((v) => v.toFixed(0)).join(' / ')} ops/s (${m[p].roundsOps.join(' / ')} ops)`)
+  ].join('\n')
   return [
     `Shoal bench  ${r.date}  node ${r.node}  ${r.cpuModel} × ${r.cores} cores`,
     `object ${r.options.sizeMiB} MiB, segment ${r.options.segmentSize}, ${r.options.nodes} nodes, median of ${r.options.rounds} round(s); MB = 10^6 bytes`,
@@ -559,6 +739,8 @@ function render (r: Results): string {
     table(rows),
     '',
     'baseline = one node:http process streaming to a file (fsync) and back; codec baseline = pure-TS reference codec',
+    `S3 = @aws-sdk/client-s3 with its defaults (CRC32 of every PUT body); small = up to ${r.smallObjects.count} objects per phase and round, ` +
+      `at most ${r.smallObjects.maxSeconds} s, baseline over node:http keep-alive`,
     '',
     'Per round:',
     perRound,
