@@ -14,6 +14,8 @@ import type { PieceGrant, PieceTransport } from './broker.js'
 export const CONNECT_TIMEOUT_MS = 3000
 /** A transfer that moves no byte for this long is cut off: a hung node must not hang a read. */
 export const IDLE_TIMEOUT_MS = 15_000
+/** Idle pooled connections to nodes are closed after this (nodes cut idle connections after 30 s). */
+export const FREE_SOCKET_TIMEOUT_MS = 10_000
 /** Chunk written per socket write: large enough for throughput, small enough to interleave hashing. */
 const WRITE_CHUNK = 1024 * 1024
 
@@ -133,7 +135,9 @@ export class PieceClient implements PieceTransport {
           req.destroy(new PieceTransferError(grant.nodeId, 'timeout', `node ${grant.nodeId} stalled for ${this.#idleTimeoutMs} ms`))
         }
         socket.on('timeout', onTimeout)
-        req.once('close', () => { socket.off('timeout', onTimeout); socket.setTimeout(0) })
+        // Back in the pool, the socket times out (and the agent closes it) before the node's own idle
+        // cut-off would: the client closing first avoids reusing a socket the node is closing.
+        req.once('close', () => { socket.off('timeout', onTimeout); socket.setTimeout(FREE_SOCKET_TIMEOUT_MS) })
         if (socket.connecting) socket.once('connect', () => { clearTimeout(connectTimer) })
         else clearTimeout(connectTimer)
       })

@@ -259,11 +259,15 @@ export class PieceServer {
       'content-length': String(piece.size),
       [PIECE_HASH_HEADER]: piece.hash
     })
-    while (next.done !== true) {
-      if (!res.write(next.value)) await once(res, 'drain', { signal: gone.signal })
-      next = await it.next()
+    try {
+      while (next.done !== true) {
+        if (!res.write(next.value)) await once(res, 'drain', { signal: gone.signal })
+        next = await it.next()
+      }
+      res.end()
+    } finally {
+      await it.return?.() // closes the piece file even when the client went away mid-stream
     }
-    res.end()
   }
 
   async #delete (req: IncomingMessage, res: ServerResponse, pieceId: string): Promise<void> {

@@ -56,12 +56,18 @@ export function decodePathPart (part: string): string {
   }
 }
 
+/** How long an idle keep-alive connection stays open on Shoal's servers. */
+export const KEEP_ALIVE_TIMEOUT_MS = 65_000
+
 /** Settings every Shoal HTTP server shares: bodies of any size, bounded header wait and idle keep-alive. */
 export function createHttpServer (handler: (req: IncomingMessage, res: ServerResponse) => void, options: { maxHeaderSize?: number } = {}): Server {
   const server = createServer({ maxHeaderSize: options.maxHeaderSize ?? 16 * 1024 }, handler)
   server.requestTimeout = 0 // uploads of any size; a stalled client is bounded by the headers and keep-alive timeouts
-  server.headersTimeout = 30_000
-  server.keepAliveTimeout = 5_000
+  // Idle keep-alive connections are kept longer than clients typically keep them (SDK pools reuse a
+  // socket whenever they like): a server closing one just as a client reuses it fails that request
+  // with EPIPE/ECONNRESET, which the bench hit with a 5 s timeout. 65 s is what load balancers use.
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS
+  server.headersTimeout = KEEP_ALIVE_TIMEOUT_MS + 1000
   return server
 }
 
