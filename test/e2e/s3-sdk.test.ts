@@ -3,7 +3,7 @@
  * local network: buckets, objects, ranges, listings, deletes, presigned URLs, errors, and two accounts.
  */
 import {
-  CopyObjectCommand, CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, DeleteObjectsCommand, GetBucketLocationCommand, GetObjectCommand,
+  AbortMultipartUploadCommand, CopyObjectCommand, CreateBucketCommand, CreateMultipartUploadCommand, DeleteBucketCommand, GetBucketAclCommand, GetObjectAclCommand, ListMultipartUploadsCommand, DeleteObjectCommand, DeleteObjectsCommand, GetBucketLocationCommand, GetObjectCommand,
   HeadBucketCommand, HeadObjectCommand, ListBucketsCommand, ListObjectsCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException
 } from '@aws-sdk/client-s3'
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
@@ -108,6 +108,20 @@ describe('S3 with @aws-sdk/client-s3', () => {
     expect(await code(s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'orig', CopySource: `${bucket}/orig` })))).toBe('InvalidRequest')
     expect(await code(s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'x', CopySource: `${bucket}/orig`, CopySourceIfMatch: '"0000"' })))).toBe('PreconditionFailed')
     expect(await code(s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'x', CopySource: `${bucket}/missing` })))).toBe('NoSuchKey')
+  })
+
+  it('answers the probes tools make: ACLs (owner full control), no multipart uploads in progress', async () => {
+    const acl = await s3.send(new GetBucketAclCommand({ Bucket: bucket }))
+    expect(acl.Grants).toHaveLength(1)
+    expect(acl.Grants?.[0]?.Permission).toBe('FULL_CONTROL')
+    expect(acl.Grants?.[0]?.Grantee?.ID).toBe(acl.Owner?.ID)
+    const objectAcl = await s3.send(new GetObjectAclCommand({ Bucket: bucket, Key: 'hello.txt' }))
+    expect(objectAcl.Grants?.[0]?.Permission).toBe('FULL_CONTROL')
+    expect(await code(s3.send(new GetObjectAclCommand({ Bucket: bucket, Key: 'nope' })))).toBe('NoSuchKey')
+    const uploads = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket }))
+    expect(uploads.Uploads ?? []).toEqual([])
+    expect(await code(s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: 'k', UploadId: 'nope' })))).toBe('NoSuchUpload')
+    expect(await code(s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'k' })))).toBe('NotImplemented')
   })
 
   it('conditional writes: If-None-Match * and If-Match', async () => {

@@ -149,6 +149,18 @@ export class S3Server {
       if (method === 'GET') return await this.#listBuckets(res, owner)
       throw new S3Error('MethodNotAllowed', `${method} is not allowed on the service`)
     }
+    if (query.has('acl') && method === 'GET') {
+      // Shoal has no ACLs: the owner has full control of its buckets and objects, nobody else has any.
+      const b = await this.#ownedBucket(bucket, owner)
+      if (key !== undefined) await this.#c.gateway.headObject(b.name, key).catch((err: Error) => { throw err.name === 'NoSuchObjectError' ? new S3Error('NoSuchKey', 'The specified key does not exist.', { details: { Key: key } }) : err })
+      return sendXml(res, 200, el('AccessControlPolicy', [
+        el('Owner', [el('ID', owner), el('DisplayName', owner)]),
+        el('AccessControlList', [el('Grant', [
+          el('Grantee', [el('ID', owner), el('DisplayName', owner)], { 'xmlns:xsi': 'http://www.w3.org/2001/XMLSchema-instance', 'xsi:type': 'CanonicalUser' }),
+          el('Permission', 'FULL_CONTROL')
+        ])])
+      ]))
+    }
     for (const sub of UNSUPPORTED_SUBRESOURCES) {
       if (query.has(sub)) throw new S3Error('NotImplemented', `the ${sub} subresource is not implemented by Shoal yet`)
     }
@@ -159,13 +171,19 @@ export class S3Server {
       if (method === 'DELETE') { await this.#c.metadata.deleteBucket(b.name).catch(translate(b.name)); res.writeHead(204).end(); return }
       if (method === 'GET' && query.has('location')) return sendXml(res, 200, el('LocationConstraint', this.#init.region === 'us-east-1' ? [] : this.#init.region))
       if (method === 'GET' && query.has('versioning')) return sendXml(res, 200, el('VersioningConfiguration'))
-      if (method === 'GET' && query.has('uploads')) throw new S3Error('NotImplemented', 'multipart uploads are not implemented by Shoal yet')
+      if (method === 'GET' && query.has('uploads')) {
+        // Multipart uploads can't be started yet, so none is ever in progress.
+        return sendXml(res, 200, el('ListMultipartUploadsResult', [el('Bucket', b.name), el('KeyMarker'), el('UploadIdMarker'), el('MaxUploads', 1000), el('IsTruncated', false)]))
+      }
       if (method === 'GET') return await this.#listObjects(res, b, query)
       if (method === 'POST' && query.has('delete')) return await this.#deleteObjects(req, res, b, auth)
       throw new S3Error('MethodNotAllowed', `${method} is not allowed on a bucket`)
     }
     const b = await this.#ownedBucket(bucket, owner)
     if (Buffer.byteLength(key) > 1024) throw new S3Error('KeyTooLongError', 'Your key is too long (over 1024 bytes)')
+    if (query.has('uploadId') && (method === 'DELETE' || method === 'GET')) {
+      throw new S3Error('NoSuchUpload', 'The specified multipart upload does not exist.', { details: { UploadId: query.get('uploadId') ?? '' } })
+    }
     if (query.has('uploads') || query.has('uploadId') || query.has('partNumber')) throw new S3Error('NotImplemented', 'multipart uploads are not implemented by Shoal yet')
     if (method === 'PUT') {
       if (req.headers['x-amz-copy-source'] !== undefined) return await this.#copyObject(req, res, b, key, owner, auth)
