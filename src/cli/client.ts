@@ -35,6 +35,50 @@ export interface ObjectInfo {
   createdAt: string
 }
 
+/** One node in `GET /api/status`. */
+export interface NodeStatus {
+  id: string
+  url: string
+  provider: string
+  region: string
+  operator: string
+  online: boolean
+  capacityBytes: number
+  usedBytes: number
+  freeBytes: number
+  pieces: number
+  pieceBytes: number
+  failures: number
+}
+
+export interface SpreadEntry { nodes: number, online: number, pieces: number, bytes: number }
+
+/** `GET /api/status`. */
+export interface StatusResult {
+  nodes: NodeStatus[]
+  spread: { provider: Record<string, SpreadEntry>, region: Record<string, SpreadEntry> }
+  objects: number
+  bytes: number
+  segments: number
+  underPlacedSegments: number
+}
+
+export interface PieceLocation {
+  index: number
+  nodeId: string
+  size: number
+  provider?: string
+  region?: string
+  operator?: string
+  online: boolean
+}
+
+/** `GET /api/objects/BUCKET/KEY?locate`. */
+export interface LocateResult {
+  object: ObjectInfo
+  segments: Array<{ index: number, size: number, k: number, m: number, underPlaced: boolean, placementNote: string, pieces: PieceLocation[] }>
+}
+
 export class CoordinatorClient {
   readonly url: string
   readonly #agent = new Agent({ keepAlive: true })
@@ -47,7 +91,7 @@ export class CoordinatorClient {
     this.#agent.destroy()
   }
 
-  async status (): Promise<any> {
+  async status (): Promise<StatusResult> {
     return await this.#json('GET', '/api/status')
   }
 
@@ -111,7 +155,7 @@ export class CoordinatorClient {
   }
 
   /** Where an object's pieces are: per segment, each piece's node, provider, region and liveness. */
-  async locate (bucket: string, key: string): Promise<any> {
+  async locate (bucket: string, key: string): Promise<LocateResult> {
     return await this.#json('GET', `${objectPath(bucket, key)}?locate`)
   }
 

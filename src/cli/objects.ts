@@ -186,16 +186,16 @@ export async function locate (target: string, g: GlobalOptions): Promise<number>
     const r = await c.locate(bucket, key)
     if (g.json === true) { out(g, r, ''); return 0 }
     const lines: string[] = [`${bucket}/${key}: ${formatBytes(r.object.size)}, ${r.segments.length === 0 ? 'stored inline in metadata (encrypted)' : `${r.segments.length} segment(s)`}`]
-    for (const s of r.segments as any[]) {
-      const up = (s.pieces as any[]).filter((p) => p.online).length
+    for (const s of r.segments) {
+      const up = s.pieces.filter((p) => p.online).length
       const perProvider = new Map<string, number>()
-      for (const p of s.pieces as any[]) perProvider.set(p.provider ?? '?', (perProvider.get(p.provider ?? '?') ?? 0) + 1)
+      for (const p of s.pieces) perProvider.set(p.provider ?? '?', (perProvider.get(p.provider ?? '?') ?? 0) + 1)
       lines.push('')
       lines.push(`segment ${s.index}: ${formatBytes(s.size)}, ${s.k} data + ${s.m} parity pieces, ${s.pieces.length} stored, ${up} online (needs ${s.k})` +
-        `${s.underPlaced === true ? `, UNDER-PLACED: ${s.placementNote}` : ''}`)
+        `${s.underPlaced ? `, UNDER-PLACED: ${s.placementNote}` : ''}`)
       lines.push(`  pieces per provider: ${[...perProvider].map(([p, n]) => `${p} ${n}`).join(', ')}`)
-      lines.push(table(['  PIECE', 'NODE', 'PROVIDER', 'REGION', 'OPERATOR', 'STATE', 'SIZE'], (s.pieces as any[]).map((p) => [
-        `  ${p.index}${p.index < s.k ? ' (data)' : ''}`, p.nodeId.slice(0, 12), p.provider ?? '?', p.region ?? '?', p.operator ?? '?', p.online === true ? 'online' : 'OFFLINE', formatBytes(p.size)
+      lines.push(table(['  PIECE', 'NODE', 'PROVIDER', 'REGION', 'OPERATOR', 'STATE', 'SIZE'], s.pieces.map((p) => [
+        `  ${p.index}${p.index < s.k ? ' (data)' : ''}`, p.nodeId.slice(0, 12), p.provider ?? '?', p.region ?? '?', p.operator ?? '?', p.online ? 'online' : 'OFFLINE', formatBytes(p.size)
       ])))
     }
     process.stdout.write(lines.join('\n') + '\n')
@@ -244,7 +244,7 @@ export async function status (g: GlobalOptions): Promise<number> {
   try {
     const s = await c.status()
     if (g.json === true) { out(g, s, ''); return 0 }
-    const nodes = s.nodes as any[]
+    const nodes = s.nodes
     const online = nodes.filter((n) => n.online).length
     const lines: string[] = []
     lines.push(`Coordinator ${c.url}   nodes ${online}/${nodes.length} online   objects ${s.objects} (${formatBytes(s.bytes)})   segments ${s.segments}   under-placed segments ${s.underPlacedSegments}`)
@@ -254,7 +254,7 @@ export async function status (g: GlobalOptions): Promise<number> {
     ])))
     for (const dim of ['provider', 'region'] as const) {
       lines.push('')
-      const spread = s.spread[dim] as Record<string, { nodes: number, online: number, pieces: number, bytes: number }>
+      const spread = s.spread[dim]
       const totalPieces = Object.values(spread).reduce((a, v) => a + v.pieces, 0)
       lines.push(table([dim.toUpperCase(), 'NODES', 'ONLINE', 'PIECES', 'SHARE', 'BYTES'], Object.entries(spread).map(([name, v]) => [
         name, String(v.nodes), String(v.online), String(v.pieces), totalPieces === 0 ? '-' : `${(100 * v.pieces / totalPieces).toFixed(0)}%`, formatBytes(v.bytes)
