@@ -20,7 +20,7 @@
  *
  * Errors become JSON `{ error: { name, message } }` in one place, `#fail`, which never leaks internals.
  */
-import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import { PassThrough } from 'node:stream'
 import type { Identity } from '../crypto/identity.js'
 import type { BucketRecord, MetadataStore, ObjectRecord } from '../metadata/metadata-store.js'
@@ -28,7 +28,7 @@ import { HEARTBEAT_PATH, IDENTITY_PATH, SIGNATURE_HEADER, type HeartbeatReply } 
 import { parseBucketSettings } from '../gateway/bucket-settings.js'
 import type { ByteRange, Gateway } from '../gateway/gateway.js'
 import { IncompleteBodyError, NoSuchObjectError } from '../gateway/errors.js'
-import { abortOnClose, BadRequestError, closeServer, createHttpServer, decodePathPart, listen, readBody, readJson, replyAfterBody, sendJson, serverUrl, streamBody } from '../util/http.js'
+import { abortOnClose, HttpEndpoint, BadRequestError, decodePathPart, readBody, readJson, replyAfterBody, sendJson, streamBody } from '../util/http.js'
 import type { Logger } from '../util/logger.js'
 import type { NodeRegistry } from './registry.js'
 import type { CoordinatorBroker } from './broker.js'
@@ -78,31 +78,26 @@ export interface ApiInit {
 export class CoordinatorApi {
   readonly #c: ApiComponents
   readonly #init: ApiInit
-  #server: Server | undefined
+  readonly #endpoint: HttpEndpoint
 
   constructor (init: ApiInit, components: ApiComponents) {
     this.#init = init
     this.#c = components
+    this.#endpoint = new HttpEndpoint(this.#init.host, this.#init.port, (req, res) => { void this.#handle(req, res) })
   }
 
   /** Starts listening; resolves with the URL. Throws when the port is taken. */
   async start (): Promise<string> {
-    const server = createHttpServer((req, res) => { void this.#handle(req, res) })
-    await listen(server, this.#init.host, this.#init.port)
-    this.#server = server
-    return this.url
+    return await this.#endpoint.start()
   }
 
   get url (): string {
-    return serverUrl(this.#server)
+    return this.#endpoint.url
   }
 
   /** Stops accepting requests and closes open connections; safe to call twice. */
   async stop (): Promise<void> {
-    const server = this.#server
-    if (server === undefined) return
-    this.#server = undefined
-    await closeServer(server)
+    await this.#endpoint.stop()
   }
 
   async #handle (req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -71,25 +71,46 @@ export function createHttpServer (handler: (req: IncomingMessage, res: ServerRes
   return server
 }
 
-/** Listens on host:port (0 = any free port); rejects when the port is taken. */
-export async function listen (server: Server, host: string, port: number): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(port, host, () => { server.off('error', reject); resolve() })
-  })
-}
+/**
+ * A listening HTTP endpoint with an idempotent lifecycle: `start` listens on host:port (0 = any free
+ * port) and rejects when the port is taken; `stop` closes every connection and is safe to call twice.
+ */
+export class HttpEndpoint {
+  readonly #host: string
+  readonly #port: number
+  readonly #handler: (req: IncomingMessage, res: ServerResponse) => void
+  #server: Server | undefined
 
-/** http://host:port of a listening server; throws when it isn't listening. */
-export function serverUrl (server: Server | undefined): string {
-  const addr = server?.address() as AddressInfo | null | undefined
-  if (addr == null) throw new Error('the server is not listening')
-  return `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`
-}
+  constructor (host: string, port: number, handler: (req: IncomingMessage, res: ServerResponse) => void) {
+    this.#host = host
+    this.#port = port
+    this.#handler = handler
+  }
 
-/** Closes a server and every open connection. */
-export async function closeServer (server: Server): Promise<void> {
-  server.closeAllConnections()
-  await new Promise<void>((resolve) => { server.close(() => { resolve() }) })
+  async start (): Promise<string> {
+    const server = createHttpServer(this.#handler)
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(this.#port, this.#host, () => { server.off('error', reject); resolve() })
+    })
+    this.#server = server
+    return this.url
+  }
+
+  /** http://host:port; throws when not listening. */
+  get url (): string {
+    const addr = this.#server?.address() as AddressInfo | null | undefined
+    if (addr == null) throw new Error('the server is not listening')
+    return `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`
+  }
+
+  async stop (): Promise<void> {
+    const server = this.#server
+    if (server === undefined) return
+    this.#server = undefined
+    server.closeAllConnections()
+    await new Promise<void>((resolve) => { server.close(() => { resolve() }) })
+  }
 }
 
 /** An AbortSignal that fires when the client goes away before the response is finished. */

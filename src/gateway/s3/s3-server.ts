@@ -5,11 +5,11 @@
  * (encrypt → erasure-code → spread over nodes). Every error becomes an S3 XML error body in `#fail`.
  */
 import { createHash } from 'node:crypto'
-import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import { PassThrough } from 'node:stream'
 import type { BucketRecord, CommitCondition, MetadataStore, ObjectRecord } from '../../metadata/metadata-store.js'
 import type { Logger } from '../../util/logger.js'
-import { abortOnClose, closeServer, createHttpServer, listen, replyAfterBody, serverUrl, streamBody } from '../../util/http.js'
+import { abortOnClose, HttpEndpoint, replyAfterBody, streamBody } from '../../util/http.js'
 import type { ByteRange, Gateway } from '../gateway.js'
 import { S3Error } from './errors.js'
 import { authenticate, type AuthResult } from './sigv4.js'
@@ -64,33 +64,28 @@ interface Route {
 export class S3Server {
   readonly #init: Required<S3ServerInit>
   readonly #c: S3ServerComponents
-  #server: Server | undefined
+  readonly #endpoint: HttpEndpoint
 
   constructor (init: S3ServerInit, components: S3ServerComponents) {
     this.#init = { host: init.host ?? '127.0.0.1', port: init.port ?? DEFAULT_S3_PORT, region: init.region ?? DEFAULT_REGION, domains: init.domains ?? ['localhost'] }
     this.#c = components
+    this.#endpoint = new HttpEndpoint(this.#init.host, this.#init.port, (req, res) => { void this.#handle(req, res) })
   }
 
   get region (): string { return this.#init.region }
 
-  /** Starts listening; resolves with the endpoint URL. Throws when the port is taken. */
+  /** Starts listening; resolves with the URL. Throws when the port is taken. */
   async start (): Promise<string> {
-    const server = createHttpServer((req, res) => { void this.#handle(req, res) })
-    await listen(server, this.#init.host, this.#init.port)
-    this.#server = server
-    return this.url
+    return await this.#endpoint.start()
   }
 
   get url (): string {
-    return serverUrl(this.#server)
+    return this.#endpoint.url
   }
 
-  /** Stops accepting requests and closes connections; safe to call twice. */
+  /** Stops accepting requests and closes open connections; safe to call twice. */
   async stop (): Promise<void> {
-    const server = this.#server
-    if (server === undefined) return
-    this.#server = undefined
-    await closeServer(server)
+    await this.#endpoint.stop()
   }
 
   async #handle (req: IncomingMessage, res: ServerResponse): Promise<void> {
