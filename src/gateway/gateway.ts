@@ -200,8 +200,9 @@ export class Gateway {
    * iterating it throws ObjectUnavailableError when a segment can't be rebuilt.
    * Throws NoSuchObjectError, InvalidRangeError.
    */
-  async getObject (bucket: BucketRecord, key: string, options: { range?: ByteRange, signal?: AbortSignal } = {}): Promise<GetResult> {
-    const object = await this.headObject(bucket.name, key)
+  async getObject (bucket: BucketRecord, key: string, options: { range?: ByteRange, signal?: AbortSignal, object?: ObjectRecord } = {}): Promise<GetResult> {
+    // A caller that already looked the object up (for conditions, a Range check) passes it: one query less.
+    const object = options.object?.key === key && options.object.bucket === bucket.name ? options.object : await this.headObject(bucket.name, key)
     const range = options.range ?? { start: 0, end: object.size }
     if (range.start < 0 || range.end > object.size || range.start > range.end || (range.start === range.end && object.size > 0 && options.range !== undefined)) {
       throw new InvalidRangeError(`range ${range.start}-${range.end - 1} is outside the object's ${object.size} bytes`)
