@@ -235,51 +235,15 @@ export class S3Server {
   }
 
   async #putObject (req: IncomingMessage, res: ServerResponse, bucket: BucketRecord, key: string, auth: AuthResult): Promise<void> {
-    const declared = req.headers['content-length']
-    const decoded = req.headers['x-amz-decoded-content-length']
-    const chunked = auth.payload.startsWith('streaming')
-    const lengthText = chunked ? decoded : declared
-    if (lengthText === undefined || Array.isArray(lengthText) || !/^\d{1,13}$/.test(lengthText)) {
-      throw new S3Error('MissingContentLength', chunked ? 'x-amz-decoded-content-length is required for aws-chunked uploads' : 'You must provide the Content-Length HTTP header.')
-    }
-    const size = Number(lengthText)
-    if (size > MAX_PUT_BYTES) throw new S3Error('EntityTooLarge', `Your proposed upload exceeds the maximum allowed size of ${MAX_PUT_BYTES} bytes; use multipart upload`)
-    const md5Header = header(req, 'content-md5')
-    if (md5Header !== undefined && !/^[A-Za-z0-9+/]{22}==$/.test(md5Header)) throw new S3Error('InvalidDigest', 'The Content-MD5 you specified is not valid.')
-
-    const signal = abortOnClose(req, res)
-    const raw = new PassThrough({ highWaterMark: 1024 * 1024 })
-    req.pipe(raw)
-    req.once('error', (err) => { raw.destroy(err) })
-    signal.addEventListener('abort', () => { if (!req.complete) raw.destroy(new S3Error('IncompleteBody', 'the client disconnected before sending the whole body')) }, { once: true })
-    // A flexible checksum comes as a header (x-amz-checksum-ALG) or, on aws-chunked bodies, as a trailer
-    // named by x-amz-trailer; either is checked against the bytes before the object is committed.
-    const trailer = header(req, 'x-amz-trailer')?.trim().toLowerCase()
-    if (trailer !== undefined && !chunked) throw new S3Error('InvalidRequest', 'x-amz-trailer needs an aws-chunked body (a STREAMING-* x-amz-content-sha256)')
-    let trailers: Record<string, string> = {}
-    let checksum: { algorithm: ChecksumAlgorithm, expected: () => string | undefined } | undefined
-    for (const algorithm of FLEXIBLE_CHECKSUMS) {
-      const name = `x-amz-checksum-${algorithm}`
-      const value = header(req, name)
-      if (value !== undefined) checksum = { algorithm, expected: () => value }
-      else if (trailer === name) checksum = { algorithm, expected: () => trailers[name] }
-    }
-    if (trailer !== undefined && checksum === undefined) throw new S3Error('InvalidRequest', `unsupported trailer ${trailer}; Shoal accepts x-amz-checksum-{${FLEXIBLE_CHECKSUMS.join(',')}}`)
-    const source: AsyncIterable<Uint8Array> = chunked
-      ? decodeAwsChunked(raw, { auth, decodedLength: size, trailers: trailer === undefined ? undefined : [trailer], onTrailers: (t) => { trailers = t } })
-      : raw
-    const verified = verifyBody(source, size, auth.payload === 'sha256' ? auth.payloadHash : undefined, md5Header, checksum)
-    const meta = storedMetadata(req)
-    const condition = writeCondition(req)
+    const incoming = receiveBody(req, res, auth)
     try {
       const result = await this.#c.gateway.putObject({
-        bucket, key, body: verified, expectedSize: size, contentType: header(req, 'content-type') ?? 'binary/octet-stream', userMetadata: meta, condition, signal
+        bucket, key, body: incoming.body, expectedSize: incoming.size, contentType: header(req, 'content-type') ?? 'binary/octet-stream',
+        userMetadata: storedMetadata(req), condition: writeCondition(req), signal: incoming.signal
       })
-      const replyHeaders: Record<string, string | number> = { etag: `"${result.object.etag}"`, 'content-length': 0 }
-      if (checksum !== undefined) replyHeaders[`x-amz-checksum-${checksum.algorithm}`] = checksum.expected() ?? ''
-      res.writeHead(200, replyHeaders).end()
+      res.writeHead(200, { etag: `"${result.object.etag}"`, 'content-length': 0, ...incoming.checksumHeader() }).end()
     } catch (err) {
-      req.unpipe(raw)
+      incoming.detach()
       throw err
     }
   }
@@ -510,13 +474,70 @@ function validateBucketName (name: string): void {
   if (name.startsWith('xn--') || name.endsWith('-s3alias')) bad('reserved prefix or suffix')
 }
 
-function header (req: IncomingMessage, name: string): string | undefined {
+export function header (req: IncomingMessage, name: string): string | undefined {
   const v = req.headers[name]
   return Array.isArray(v) ? v.join(',') : v
 }
 
+/** An upload body as it arrives, verified while it streams (length, signed SHA-256, Content-MD5, flexible checksum). */
+export interface IncomingBody {
+  readonly body: AsyncIterable<Uint8Array>
+  readonly size: number
+  readonly signal: AbortSignal
+  /** The verified flexible checksum to echo in the reply (empty when none was sent). */
+  checksumHeader(): Record<string, string>
+  /** Stops feeding the body (after a refusal), so the error reply can drain what is left. */
+  detach(): void
+}
+
+/**
+ * Sets up the body of a PUT (object or part): declared length (x-amz-decoded-content-length for
+ * aws-chunked), aws-chunked decoding with signature checks, and every digest the client sent, all
+ * checked before the last byte is released. Throws S3Error for a missing or bad length or digest header.
+ */
+export function receiveBody (req: IncomingMessage, res: ServerResponse, auth: AuthResult): IncomingBody {
+  const chunked = auth.payload.startsWith('streaming')
+  const lengthText = chunked ? req.headers['x-amz-decoded-content-length'] : req.headers['content-length']
+  if (lengthText === undefined || Array.isArray(lengthText) || !/^\d{1,13}$/.test(lengthText)) {
+    throw new S3Error('MissingContentLength', chunked ? 'x-amz-decoded-content-length is required for aws-chunked uploads' : 'You must provide the Content-Length HTTP header.')
+  }
+  const size = Number(lengthText)
+  if (size > MAX_PUT_BYTES) throw new S3Error('EntityTooLarge', `Your proposed upload exceeds the maximum allowed size of ${MAX_PUT_BYTES} bytes; use multipart upload`)
+  const md5Header = header(req, 'content-md5')
+  if (md5Header !== undefined && !/^[A-Za-z0-9+/]{22}==$/.test(md5Header)) throw new S3Error('InvalidDigest', 'The Content-MD5 you specified is not valid.')
+  // A flexible checksum comes as a header (x-amz-checksum-ALG) or, on aws-chunked bodies, as a trailer
+  // named by x-amz-trailer; either is checked against the bytes before the object is committed.
+  const trailer = header(req, 'x-amz-trailer')?.trim().toLowerCase()
+  if (trailer !== undefined && !chunked) throw new S3Error('InvalidRequest', 'x-amz-trailer needs an aws-chunked body (a STREAMING-* x-amz-content-sha256)')
+  let trailers: Record<string, string> = {}
+  let checksum: { algorithm: ChecksumAlgorithm, expected: () => string | undefined } | undefined
+  for (const algorithm of FLEXIBLE_CHECKSUMS) {
+    const name = `x-amz-checksum-${algorithm}`
+    const value = header(req, name)
+    if (value !== undefined) checksum = { algorithm, expected: () => value }
+    else if (trailer === name) checksum = { algorithm, expected: () => trailers[name] }
+  }
+  if (trailer !== undefined && checksum === undefined) throw new S3Error('InvalidRequest', `unsupported trailer ${trailer}; Shoal accepts x-amz-checksum-{${FLEXIBLE_CHECKSUMS.join(',')}}`)
+
+  const signal = abortOnClose(req, res)
+  const raw = new PassThrough({ highWaterMark: 1024 * 1024 })
+  req.pipe(raw)
+  req.once('error', (err) => { raw.destroy(err) })
+  signal.addEventListener('abort', () => { if (!req.complete) raw.destroy(new S3Error('IncompleteBody', 'the client disconnected before sending the whole body')) }, { once: true })
+  const source: AsyncIterable<Uint8Array> = chunked
+    ? decodeAwsChunked(raw, { auth, decodedLength: size, trailers: trailer === undefined ? undefined : [trailer], onTrailers: (t) => { trailers = t } })
+    : raw
+  return {
+    body: verifyBody(source, size, auth.payload === 'sha256' ? auth.payloadHash : undefined, md5Header, checksum),
+    size,
+    signal,
+    checksumHeader: () => checksum === undefined ? {} : { [`x-amz-checksum-${checksum.algorithm}`]: checksum.expected() ?? '' },
+    detach: () => { req.unpipe(raw) }
+  }
+}
+
 /** Reads a small request body, verifying it against the signed payload hash when there is one. */
-async function readSmallBody (req: IncomingMessage, auth: AuthResult): Promise<Buffer> {
+export async function readSmallBody (req: IncomingMessage, auth: AuthResult): Promise<Buffer> {
   const chunks: Buffer[] = []
   let n = 0
   for await (const c of req as AsyncIterable<Buffer>) {
@@ -559,7 +580,7 @@ async function * verifyBody (source: AsyncIterable<Uint8Array>, size: number, sh
 }
 
 /** If-None-Match: * and If-Match on a write (S3 conditional writes). */
-function writeCondition (req: IncomingMessage): CommitCondition | undefined {
+export function writeCondition (req: IncomingMessage): CommitCondition | undefined {
   const none = header(req, 'if-none-match')
   const match = header(req, 'if-match')
   if (none === undefined && match === undefined) return undefined
@@ -568,7 +589,7 @@ function writeCondition (req: IncomingMessage): CommitCondition | undefined {
 }
 
 /** x-amz-meta-* and the standard headers S3 keeps with an object. */
-function storedMetadata (req: IncomingMessage): Record<string, string> {
+export function storedMetadata (req: IncomingMessage): Record<string, string> {
   const out: Record<string, string> = {}
   for (const [k, v] of Object.entries(req.headers)) {
     if (v === undefined) continue
@@ -675,7 +696,7 @@ async function listPage (metadata: MetadataStore, bucket: string, prefix: string
   }
 }
 
-function sendXml (res: ServerResponse, status: number, root: XmlElement): void {
+export function sendXml (res: ServerResponse, status: number, root: XmlElement): void {
   const body = xmlDocument(root)
   res.writeHead(status, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body) })
   res.end(body)
