@@ -168,7 +168,8 @@ export class CoordinatorApi {
     const { metadata } = this.#c
     if (rest.length === 0 || (rest.length === 1 && rest[0] === '')) {
       if (method !== 'GET') throw new BadRequestError(`${method} is not supported on /api/buckets`)
-      const buckets = await metadata.listBuckets()
+      // Names with "_" are Shoal's own (multipart parts), never the users'.
+      const buckets = (await metadata.listBuckets()).filter((b) => !b.name.includes('_'))
       sendJson(res, 200, { buckets: buckets.map(bucketJson) })
       return
     }

@@ -55,6 +55,8 @@ export interface PutRequest {
   readonly userMetadata?: Record<string, string>
   /** A conditional write: checked before any data moves, and again atomically at commit. */
   readonly condition?: CommitCondition
+  /** The ETag to record instead of the MD5 of the body (S3 multipart: MD5 of the parts' MD5s, "-N"). */
+  readonly etag?: string
   readonly signal?: AbortSignal
 }
 
@@ -165,7 +167,7 @@ export class Gateway {
         inlineData: inline,
         keySalt: salt,
         contentType: req.contentType ?? 'application/octet-stream',
-        etag: md5.digest('hex'),
+        etag: req.etag ?? md5.digest('hex'),
         userMetadata: JSON.stringify(req.userMetadata ?? {}),
         createdAt: Date.now()
       }

@@ -1,7 +1,6 @@
 /**
  * Debian's aws-cli (/usr/bin/aws, v2) against the S3 endpoint, unmodified but for --endpoint-url:
- * s3 mb/cp/ls/sync/rm and s3api calls, checking the bytes that come back. Objects stay under aws-cli's
- * 8 MiB multipart threshold (multipart upload is the next step of the S3 work).
+ * s3 mb/cp/ls/sync/rm and s3api calls, checking the bytes that come back; files over 8 MiB go multipart.
  */
 import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
@@ -67,6 +66,16 @@ describe.skipIf(!available)('S3 with Debian aws-cli', () => {
       expect(Buffer.compare(await readFile(join(work, `back-${name}`)), data), name).toBe(0)
     }
     expect(await ok('s3', 'ls', `s3://${bucket}/`)).toMatch(/PRE dir\//)
+  })
+
+  it('cp of a 20 MiB file goes multipart (8 MiB parts) and comes back exact', async () => {
+    const data = pseudoRandom(20 * 1024 * 1024 + 99, 7)
+    await writeFile(join(work, 'big.bin'), data)
+    await ok('s3', 'cp', join(work, 'big.bin'), `s3://${bucket}/big.bin`)
+    const head = JSON.parse(await ok('s3api', 'head-object', '--bucket', bucket, '--key', 'big.bin'))
+    expect(head.ETag).toMatch(/-3"$/) // 8 + 8 + 4 MiB parts
+    await ok('s3', 'cp', `s3://${bucket}/big.bin`, join(work, 'big-back.bin'))
+    expect(Buffer.compare(await readFile(join(work, 'big-back.bin')), data)).toBe(0)
   })
 
   it('sync a folder up and back, rm --recursive', async () => {

@@ -3,10 +3,12 @@
  * local network: buckets, objects, ranges, listings, deletes, presigned URLs, errors, and two accounts.
  */
 import {
-  AbortMultipartUploadCommand, CopyObjectCommand, CreateBucketCommand, CreateMultipartUploadCommand, DeleteBucketCommand, GetBucketAclCommand, GetObjectAclCommand, ListMultipartUploadsCommand, DeleteObjectCommand, DeleteObjectsCommand, GetBucketLocationCommand, GetObjectCommand,
+  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CopyObjectCommand, CreateBucketCommand, CreateMultipartUploadCommand, DeleteBucketCommand, GetBucketAclCommand, GetObjectAclCommand, ListMultipartUploadsCommand, ListPartsCommand, UploadPartCommand, UploadPartCopyCommand, DeleteObjectCommand, DeleteObjectsCommand, GetBucketLocationCommand, GetObjectCommand,
   HeadBucketCommand, HeadObjectCommand, ListBucketsCommand, ListObjectsCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException
 } from '@aws-sdk/client-s3'
+import { Upload } from '@aws-sdk/lib-storage'
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
+import { createHash } from 'node:crypto'
 import { Readable } from 'node:stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { LocalNetwork, pseudoRandom, randomName } from './harness.js'
@@ -110,7 +112,7 @@ describe('S3 with @aws-sdk/client-s3', () => {
     expect(await code(s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'x', CopySource: `${bucket}/missing` })))).toBe('NoSuchKey')
   })
 
-  it('answers the probes tools make: ACLs (owner full control), no multipart uploads in progress', async () => {
+  it('answers the ACL probes tools make: the owner has full control', async () => {
     const acl = await s3.send(new GetBucketAclCommand({ Bucket: bucket }))
     expect(acl.Grants).toHaveLength(1)
     expect(acl.Grants?.[0]?.Permission).toBe('FULL_CONTROL')
@@ -118,10 +120,53 @@ describe('S3 with @aws-sdk/client-s3', () => {
     const objectAcl = await s3.send(new GetObjectAclCommand({ Bucket: bucket, Key: 'hello.txt' }))
     expect(objectAcl.Grants?.[0]?.Permission).toBe('FULL_CONTROL')
     expect(await code(s3.send(new GetObjectAclCommand({ Bucket: bucket, Key: 'nope' })))).toBe('NoSuchKey')
+  })
+
+  it('multipart upload with lib-storage: parts in parallel, byte-exact, ETag of the parts', async () => {
+    const data = pseudoRandom(12 * 1024 * 1024 + 4321, 33)
+    const upload = new Upload({ client: s3, params: { Bucket: bucket, Key: 'multi/big.bin', Body: data, ContentType: 'application/x-multi', Metadata: { m: '1' } }, partSize: 5 * 1024 * 1024, queueSize: 3 })
+    const done = await upload.done()
+    expect(done.ETag).toMatch(/^"[0-9a-f]{32}-3"$/)
+    const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'multi/big.bin' }))
+    expect(Buffer.compare(Buffer.from(await got.Body!.transformToByteArray()), data)).toBe(0)
+    expect(got.ContentType).toBe('application/x-multi')
+    expect(got.Metadata).toEqual({ m: '1' })
+    // The ETag is the MD5 of the three parts' MD5s, computed here independently.
+    const md5 = (b: Buffer): Buffer => createHash('md5').update(b).digest()
+    const size = 5 * 1024 * 1024
+    const expected = createHash('md5').update(Buffer.concat([md5(data.subarray(0, size)), md5(data.subarray(size, 2 * size)), md5(data.subarray(2 * size))])).digest('hex')
+    expect(got.ETag).toBe(`"${expected}-3"`)
+    expect((await s3.send(new ListBucketsCommand({}))).Buckets?.map((b) => b.Name)).not.toContain('_multipart')
+  })
+
+  it('multipart: list, refuse bad completions, copy parts, abort', async () => {
+    const key = 'multi/manual.bin'
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }))
+    expect(UploadId).toMatch(/^[0-9a-f]{32}$/)
+    const big = pseudoRandom(5 * 1024 * 1024, 41)
+    const p1 = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: 1, Body: big }))
+    const p2 = await s3.send(new UploadPartCopyCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: 2, CopySource: `${bucket}/hello.txt`, CopySourceRange: 'bytes=0-4' }))
+    const listed = await s3.send(new ListPartsCommand({ Bucket: bucket, Key: key, UploadId }))
+    expect(listed.Parts?.map((p) => [p.PartNumber, p.Size])).toEqual([[1, big.length], [2, 5]])
     const uploads = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket }))
-    expect(uploads.Uploads ?? []).toEqual([])
-    expect(await code(s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: 'k', UploadId: 'nope' })))).toBe('NoSuchUpload')
-    expect(await code(s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'k' })))).toBe('NotImplemented')
+    expect(uploads.Uploads?.map((u) => u.UploadId)).toContain(UploadId)
+    const parts = [{ PartNumber: 1, ETag: p1.ETag }, { PartNumber: 2, ETag: p2.CopyPartResult?.ETag }]
+    expect(await code(s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId, MultipartUpload: { Parts: [parts[1], parts[0]] } })))).toBe('InvalidPartOrder')
+    expect(await code(s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId, MultipartUpload: { Parts: [parts[0], { PartNumber: 2, ETag: '"00000000000000000000000000000000"' }] } })))).toBe('InvalidPart')
+    expect(await code(s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId, MultipartUpload: { Parts: [{ PartNumber: 2, ETag: parts[1].ETag }, { PartNumber: 3, ETag: parts[1].ETag }] } })))).toBe('InvalidPart')
+    await s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId, MultipartUpload: { Parts: parts } }))
+    const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))
+    expect(Buffer.compare(Buffer.from(await got.Body!.transformToByteArray()), Buffer.concat([big, Buffer.from('hello')]))).toBe(0)
+    expect(await code(s3.send(new ListPartsCommand({ Bucket: bucket, Key: key, UploadId })))).toBe('NoSuchUpload')
+
+    const small = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'multi/small' }))
+    const s1 = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'multi/small', UploadId: small.UploadId, PartNumber: 1, Body: 'tiny' }))
+    const s2 = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'multi/small', UploadId: small.UploadId, PartNumber: 2, Body: 'tiny' }))
+    expect(await code(s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'multi/small', UploadId: small.UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: s1.ETag }, { PartNumber: 2, ETag: s2.ETag }] } })))).toBe('EntityTooSmall')
+    await s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: 'multi/small', UploadId: small.UploadId }))
+    expect(await code(s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: 'multi/small', UploadId: small.UploadId })))).toBe('NoSuchUpload')
+    expect(await code(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'multi/small' })))).toMatch(/NotFound|NoSuchKey/)
+    expect(await code(s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'multi/small', UploadId: '0'.repeat(32), PartNumber: 1, Body: 'x' })))).toBe('NoSuchUpload')
   })
 
   it('conditional writes: If-None-Match * and If-Match', async () => {

@@ -15,6 +15,7 @@ import { S3Error } from './errors.js'
 import { authenticate, type AuthResult } from './sigv4.js'
 import { decodeAwsChunked } from './chunked.js'
 import { createChecksum, type ChecksumAlgorithm } from './checksums.js'
+import { Multipart } from './multipart.js'
 import { childrenNamed, childText, el, MAX_XML_BODY, parseXml, xmlDocument, type XmlElement } from './xml.js'
 
 /** Default S3 port (DESIGN.md's local network contract). */
@@ -65,11 +66,13 @@ export class S3Server {
   readonly #init: Required<S3ServerInit>
   readonly #c: S3ServerComponents
   readonly #endpoint: HttpEndpoint
+  readonly #multipart: Multipart
 
   constructor (init: S3ServerInit, components: S3ServerComponents) {
     this.#init = { host: init.host ?? '127.0.0.1', port: init.port ?? DEFAULT_S3_PORT, region: init.region ?? DEFAULT_REGION, domains: init.domains ?? ['localhost'] }
     this.#c = components
     this.#endpoint = new HttpEndpoint(this.#init.host, this.#init.port, (req, res) => { void this.#handle(req, res) })
+    this.#multipart = new Multipart({ metadata: components.metadata, gateway: components.gateway, logger: components.logger })
   }
 
   get region (): string { return this.#init.region }
@@ -166,20 +169,24 @@ export class S3Server {
       if (method === 'DELETE') { await this.#c.metadata.deleteBucket(b.name).catch(translate(b.name)); res.writeHead(204).end(); return }
       if (method === 'GET' && query.has('location')) return sendXml(res, 200, el('LocationConstraint', this.#init.region === 'us-east-1' ? [] : this.#init.region))
       if (method === 'GET' && query.has('versioning')) return sendXml(res, 200, el('VersioningConfiguration'))
-      if (method === 'GET' && query.has('uploads')) {
-        // Multipart uploads can't be started yet, so none is ever in progress.
-        return sendXml(res, 200, el('ListMultipartUploadsResult', [el('Bucket', b.name), el('KeyMarker'), el('UploadIdMarker'), el('MaxUploads', 1000), el('IsTruncated', false)]))
-      }
+      if (method === 'GET' && query.has('uploads')) return await this.#multipart.listUploads(res, b, owner, query)
       if (method === 'GET') return await this.#listObjects(res, b, query)
       if (method === 'POST' && query.has('delete')) return await this.#deleteObjects(req, res, b, auth)
       throw new S3Error('MethodNotAllowed', `${method} is not allowed on a bucket`)
     }
     const b = await this.#ownedBucket(bucket, owner)
     if (Buffer.byteLength(key) > 1024) throw new S3Error('KeyTooLongError', 'Your key is too long (over 1024 bytes)')
-    if (query.has('uploadId') && (method === 'DELETE' || method === 'GET')) {
-      throw new S3Error('NoSuchUpload', 'The specified multipart upload does not exist.', { details: { UploadId: query.get('uploadId') ?? '' } })
+    if (method === 'POST' && query.has('uploads')) return await this.#multipart.create(req, res, b, key, owner, auth)
+    if (query.has('uploadId')) {
+      if (method === 'PUT') {
+        const copy = req.headers['x-amz-copy-source'] !== undefined ? await this.#copySource(req, owner) : undefined
+        return await this.#multipart.uploadPart(req, res, b, key, owner, auth, query, copy)
+      }
+      if (method === 'POST') return await this.#multipart.complete(req, res, b, key, owner, auth, query)
+      if (method === 'DELETE') return await this.#multipart.abort(res, b, key, owner, query)
+      if (method === 'GET') return await this.#multipart.listParts(res, b, key, owner, query)
     }
-    if (query.has('uploads') || query.has('uploadId') || query.has('partNumber')) throw new S3Error('NotImplemented', 'multipart uploads are not implemented by Shoal yet')
+    if (query.has('partNumber')) throw new S3Error('NotImplemented', 'GetObject by part number is not implemented by Shoal yet')
     if (method === 'PUT') {
       if (req.headers['x-amz-copy-source'] !== undefined) return await this.#copyObject(req, res, b, key, owner, auth)
       return await this.#putObject(req, res, b, key, auth)
@@ -194,14 +201,15 @@ export class S3Server {
   }
 
   async #ownedBucket (name: string, owner: string): Promise<BucketRecord> {
-    const b = await this.#c.metadata.getBucket(name)
+    // Names with "_" are invalid for users; such buckets are Shoal's own (multipart parts) and never addressable.
+    const b = name.includes('_') ? undefined : await this.#c.metadata.getBucket(name)
     if (b === undefined) throw new S3Error('NoSuchBucket', 'The specified bucket does not exist', { details: { BucketName: name } })
     if (b.ownerId !== owner) throw new S3Error('AccessDenied', 'Access Denied: the bucket belongs to another account', { details: { BucketName: name } })
     return b
   }
 
   async #listBuckets (res: ServerResponse, owner: string): Promise<void> {
-    const buckets = await this.#c.metadata.listBuckets(owner)
+    const buckets = (await this.#c.metadata.listBuckets(owner)).filter((b) => !b.name.includes('_'))
     sendXml(res, 200, el('ListAllMyBucketsResult', [
       el('Owner', [el('ID', owner), el('DisplayName', owner)]),
       el('Buckets', buckets.map((b) => el('Bucket', [el('Name', b.name), el('CreationDate', new Date(b.createdAt).toISOString())])))
@@ -251,20 +259,7 @@ export class S3Server {
   /** CopyObject: a server-side read of the source streamed into a new write (re-encrypted under the new object's key). */
   async #copyObject (req: IncomingMessage, res: ServerResponse, bucket: BucketRecord, key: string, owner: string, auth: AuthResult): Promise<void> {
     await readSmallBody(req, auth)
-    const sourceText = header(req, 'x-amz-copy-source') ?? ''
-    const [rawSource, rawQuery = ''] = sourceText.split('?', 2)
-    let source: string
-    try {
-      source = decodeURIComponent(rawSource).replace(/^\//, '')
-    } catch (err) {
-      throw new S3Error('InvalidArgument', 'x-amz-copy-source is not valid percent-encoding', { cause: err, details: { ArgumentName: 'x-amz-copy-source' } })
-    }
-    const version = new URLSearchParams(rawQuery).get('versionId')
-    if (version !== null && version !== 'null') throw new S3Error('InvalidArgument', 'versioning is not enabled: only versionId=null exists', { details: { ArgumentName: 'versionId' } })
-    const slash = source.indexOf('/')
-    if (slash <= 0 || slash === source.length - 1) throw new S3Error('InvalidArgument', 'x-amz-copy-source must be BUCKET/KEY', { details: { ArgumentName: 'x-amz-copy-source' } })
-    const srcBucket = await this.#ownedBucket(source.slice(0, slash), owner)
-    const srcKey = source.slice(slash + 1)
+    const { bucket: srcBucket, key: srcKey } = await this.#copySource(req, owner)
     const directive = (header(req, 'x-amz-metadata-directive') ?? 'COPY').toUpperCase()
     if (directive !== 'COPY' && directive !== 'REPLACE') throw new S3Error('InvalidArgument', 'x-amz-metadata-directive must be COPY or REPLACE', { details: { ArgumentName: 'x-amz-metadata-directive' } })
     let src: ObjectRecord
@@ -290,6 +285,23 @@ export class S3Server {
       signal
     })
     sendXml(res, 200, el('CopyObjectResult', [el('LastModified', new Date(result.object.createdAt).toISOString()), el('ETag', `"${result.object.etag}"`)]))
+  }
+
+  /** The bucket and key named by x-amz-copy-source (BUCKET/KEY, percent-encoded, optional ?versionId=null). */
+  async #copySource (req: IncomingMessage, owner: string): Promise<{ bucket: BucketRecord, key: string }> {
+    const sourceText = header(req, 'x-amz-copy-source') ?? ''
+    const [rawSource, rawQuery = ''] = sourceText.split('?', 2)
+    let source: string
+    try {
+      source = decodeURIComponent(rawSource).replace(/^\//, '')
+    } catch (err) {
+      throw new S3Error('InvalidArgument', 'x-amz-copy-source is not valid percent-encoding', { cause: err, details: { ArgumentName: 'x-amz-copy-source' } })
+    }
+    const version = new URLSearchParams(rawQuery).get('versionId')
+    if (version !== null && version !== 'null') throw new S3Error('InvalidArgument', 'versioning is not enabled: only versionId=null exists', { details: { ArgumentName: 'versionId' } })
+    const slash = source.indexOf('/')
+    if (slash <= 0 || slash === source.length - 1) throw new S3Error('InvalidArgument', 'x-amz-copy-source must be BUCKET/KEY', { details: { ArgumentName: 'x-amz-copy-source' } })
+    return { bucket: await this.#ownedBucket(source.slice(0, slash), owner), key: source.slice(slash + 1) }
   }
 
   async #getObject (req: IncomingMessage, res: ServerResponse, bucket: BucketRecord, key: string, head: boolean, query: URLSearchParams): Promise<void> {
