@@ -50,6 +50,16 @@ check([p["Prefix"] for p in listing.get("CommonPrefixes", [])] == ["docs/", "img
 paged = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="docs/", PaginationConfig={"PageSize": 1})
 check([o["Key"] for page in paged for o in page.get("Contents", [])] == ["docs/a.txt", "docs/b.txt", "docs/report.bin"], "paginated listing")
 
+# Multipart through boto3's transfer manager: 11 MiB in 5 MiB parts.
+from boto3.s3.transfer import TransferConfig
+import io
+big = hashlib.sha512(b"multi").digest() * (11 * 1024 * 1024 // 64)
+s3.upload_fileobj(io.BytesIO(big), bucket, "multi/big.bin", Config=TransferConfig(multipart_threshold=5 * 1024 * 1024, multipart_chunksize=5 * 1024 * 1024))
+check(s3.head_object(Bucket=bucket, Key="multi/big.bin")["ETag"].endswith('-3"'), "upload_fileobj went multipart in 3 parts")
+out = io.BytesIO()
+s3.download_fileobj(bucket, "multi/big.bin", out)
+check(out.getvalue() == big, "multipart object reads back exact")
+
 url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "top.txt"}, ExpiresIn=60)
 with urllib.request.urlopen(url) as r:
     check(r.read() == b"top.txt", "presigned GET")
