@@ -88,6 +88,13 @@ describe('S3 with @aws-sdk/client-s3', () => {
     for (const ChecksumAlgorithm of ['CRC32', 'CRC32C', 'SHA1', 'SHA256'] as const) {
       await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `sum-${ChecksumAlgorithm}`, Body: data.subarray(0, 5000), ChecksumAlgorithm }))
     }
+    // Asked for, the stored checksum comes back (the SDK then checks the body against it).
+    const withSum = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'summed', Body: data, ChecksumAlgorithm: 'CRC32C' }))
+    expect(withSum.ChecksumCRC32C).toMatch(/^[A-Za-z0-9+/]{6}==$/)
+    const summed = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'summed', ChecksumMode: 'ENABLED' }))
+    expect(summed.ChecksumCRC32C).toBe(withSum.ChecksumCRC32C)
+    expect(Buffer.compare(Buffer.from(await summed.Body!.transformToByteArray()), data)).toBe(0)
+    expect((await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'summed' }))).ChecksumCRC32C).toBeUndefined()
     expect(await code(s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'bad-sum', Body: 'abc', ChecksumCRC32: 'AAAAAA==' })))).toBe('BadDigest')
     expect(await code(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'bad-sum' })))).toMatch(/NotFound|NoSuchKey/)
     expect(await code(s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'bad-md5', Body: 'abc', ContentMD5: '1B2M2Y8AsgTpgAmY7PhCfg==' })))).toBe('BadDigest')

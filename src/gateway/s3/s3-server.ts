@@ -244,10 +244,17 @@ export class S3Server {
 
   async #putObject (req: IncomingMessage, res: ServerResponse, bucket: BucketRecord, key: string, auth: AuthResult): Promise<void> {
     const incoming = receiveBody(req, res, auth)
+    const meta = storedMetadata(req)
+    // The verified checksum is kept with the object (it is known only once the body, and any trailer,
+    // has arrived — before the commit reads `meta`), and returned on GET/HEAD with x-amz-checksum-mode.
+    const body = (async function * () {
+      yield * incoming.body
+      Object.assign(meta, incoming.checksumHeader())
+    })()
     try {
       const result = await this.#c.gateway.putObject({
-        bucket, key, body: incoming.body, expectedSize: incoming.size, contentType: header(req, 'content-type') ?? 'binary/octet-stream',
-        userMetadata: storedMetadata(req), condition: writeCondition(req), signal: incoming.signal
+        bucket, key, body, expectedSize: incoming.size, contentType: header(req, 'content-type') ?? 'binary/octet-stream',
+        userMetadata: meta, condition: writeCondition(req), signal: incoming.signal
       })
       res.writeHead(200, { etag: `"${result.object.etag}"`, 'content-length': 0, ...incoming.checksumHeader() }).end()
     } catch (err) {
@@ -312,7 +319,7 @@ export class S3Server {
       if ((err as Error).name === 'NoSuchObjectError') throw new S3Error('NoSuchKey', 'The specified key does not exist.', { details: { Key: key } })
       throw err
     }
-    const headers = objectHeaders(object, query)
+    const headers = objectHeaders(object, query, header(req, 'x-amz-checksum-mode')?.toUpperCase() === 'ENABLED' && header(req, 'range') === undefined)
     const condition = checkConditions(req, object)
     if (condition === 304) { res.writeHead(304, { etag: String(headers.etag), 'last-modified': String(headers['last-modified']) }).end(); return }
     if (condition === 412) throw new S3Error('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold')
@@ -610,7 +617,7 @@ export function storedMetadata (req: IncomingMessage): Record<string, string> {
   return out
 }
 
-function objectHeaders (o: ObjectRecord, query: URLSearchParams): Record<string, string | number> {
+function objectHeaders (o: ObjectRecord, query: URLSearchParams, withChecksum = false): Record<string, string | number> {
   const headers: Record<string, string | number> = {
     'content-type': o.contentType,
     etag: `"${o.etag}"`,
@@ -618,7 +625,11 @@ function objectHeaders (o: ObjectRecord, query: URLSearchParams): Record<string,
     'accept-ranges': 'bytes'
   }
   const stored = JSON.parse(o.userMetadata) as Record<string, string>
-  for (const [k, v] of Object.entries(stored)) headers[k.includes('-') || k.startsWith('x-amz-meta-') ? k : `x-amz-meta-${k}`] = v
+  for (const [k, v] of Object.entries(stored)) {
+    // A whole-object checksum is only sent when asked for, and never with a range (it wouldn't match).
+    if (k.startsWith('x-amz-checksum-') && !withChecksum) continue
+    headers[k.includes('-') || k.startsWith('x-amz-meta-') ? k : `x-amz-meta-${k}`] = v
+  }
   // response-* query overrides (S3 GetObject), allowed on signed requests.
   for (const [param, name] of [['response-content-type', 'content-type'], ['response-content-language', 'content-language'], ['response-expires', 'expires'],
     ['response-cache-control', 'cache-control'], ['response-content-disposition', 'content-disposition'], ['response-content-encoding', 'content-encoding']] as const) {
