@@ -28,6 +28,7 @@ import { HEARTBEAT_PATH, IDENTITY_PATH, SIGNATURE_HEADER, type HeartbeatReply } 
 import { parseBucketSettings } from '../gateway/bucket-settings.js'
 import type { ByteRange, Gateway } from '../gateway/gateway.js'
 import { IncompleteBodyError, NoSuchObjectError } from '../gateway/errors.js'
+import { listPage } from '../gateway/listing.js'
 import { abortOnClose, HttpEndpoint, BadRequestError, decodePathPart, readBody, readJson, replyAfterBody, sendJson, streamBody } from '../util/http.js'
 import type { Logger } from '../util/logger.js'
 import type { NodeRegistry } from './registry.js'
@@ -278,33 +279,11 @@ export class CoordinatorApi {
   async #list (bucket: string, params: URLSearchParams): Promise<unknown> {
     const prefix = params.get('prefix') ?? ''
     const delimiter = params.get('delimiter') ?? ''
-    let startAfter = params.get('startAfter') ?? ''
+    const startAfter = params.get('startAfter') ?? ''
     const limitText = params.get('limit') ?? String(MAX_LIST_LIMIT)
     const limit = Number(limitText)
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIST_LIMIT) throw new BadRequestError(`limit must be an integer from 1 to ${MAX_LIST_LIMIT}`)
-    const objects: ObjectRecord[] = []
-    const prefixes: string[] = []
-    let truncated = false
-    let last = ''
-    outer: for (;;) {
-      const page = await this.#c.metadata.listObjects(bucket, { prefix, startAfter: startAfter === '' ? undefined : startAfter, limit: MAX_LIST_LIMIT })
-      for (const o of page) {
-        if (objects.length + prefixes.length >= limit) { truncated = true; break outer }
-        const rest = o.key.slice(prefix.length)
-        const cut = delimiter === '' ? -1 : rest.indexOf(delimiter)
-        if (cut >= 0) {
-          const common = prefix + rest.slice(0, cut + delimiter.length)
-          prefixes.push(common)
-          last = common
-          startAfter = common + '\u{10FFFF}' // skip every key under this common prefix
-          continue outer
-        }
-        objects.push(o)
-        last = o.key
-        startAfter = o.key
-      }
-      if (page.length < MAX_LIST_LIMIT) break
-    }
+    const { objects, prefixes, truncated, last } = await listPage(this.#c.metadata, bucket, prefix, delimiter, startAfter, limit)
     return { objects: objects.map(objectJson), prefixes, truncated, nextStartAfter: truncated ? last : null }
   }
 

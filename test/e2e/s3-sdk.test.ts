@@ -211,6 +211,16 @@ describe('S3 with @aws-sdk/client-s3', () => {
     expect(under.CommonPrefixes?.map((p) => p.Prefix)).toEqual(['a/b/'])
     const v1 = await s3.send(new ListObjectsCommand({ Bucket: b, Marker: 'c' }))
     expect(v1.Contents?.map((o) => o.Key)).toEqual(['d/4', 'e'])
+    // Paging one entry at a time with a delimiter reports every key and common prefix exactly once.
+    const rolled: string[] = []
+    let marker: string | undefined
+    for (let i = 0; i < 10; i++) {
+      const page = await s3.send(new ListObjectsCommand({ Bucket: b, Delimiter: '/', MaxKeys: 1, Marker: marker }))
+      rolled.push(...(page.Contents ?? []).map((o) => o.Key!), ...(page.CommonPrefixes ?? []).map((p) => p.Prefix!))
+      if (page.IsTruncated !== true) break
+      marker = page.NextMarker
+    }
+    expect(rolled).toEqual(['a/', 'c', 'd/', 'e'])
     const after = await s3.send(new ListObjectsV2Command({ Bucket: b, StartAfter: 'a/b/3' }))
     expect(after.Contents?.map((o) => o.Key)).toEqual(['c', 'd/4', 'e'])
     expect(await code(s3.send(new DeleteBucketCommand({ Bucket: b })))).toBe('BucketNotEmpty')

@@ -11,6 +11,7 @@ import type { BucketRecord, CommitCondition, MetadataStore, ObjectRecord } from 
 import type { Logger } from '../../util/logger.js'
 import { abortOnClose, HttpEndpoint, replyAfterBody, streamBody } from '../../util/http.js'
 import type { ByteRange, Gateway } from '../gateway.js'
+import { listPage } from '../listing.js'
 import { S3Error } from './errors.js'
 import { authenticate, type AuthResult } from './sigv4.js'
 import { decodeAwsChunked } from './chunked.js'
@@ -680,43 +681,6 @@ function parseRange (text: string, size: number): ByteRange | undefined {
   if (m[2] !== '' && Number(m[2]) < start) return undefined
   if (start >= size) throw new S3Error('InvalidRange', 'The requested range is not satisfiable', { details: { RangeRequested: text, ActualObjectSize: String(size) } })
   return { start, end: end + 1 }
-}
-
-interface ListPage { objects: ObjectRecord[], prefixes: string[], truncated: boolean, last: string }
-
-/** One listing page with delimiter roll-up: keys under a common prefix count once, as that prefix. */
-async function listPage (metadata: MetadataStore, bucket: string, prefix: string, delimiter: string, startAfter: string, maxKeys: number): Promise<ListPage> {
-  const objects: ObjectRecord[] = []
-  const prefixes: string[] = []
-  let after = startAfter
-  let last = ''
-  if (maxKeys === 0) return { objects, prefixes, truncated: false, last }
-  // A marker inside a common prefix continues after that whole prefix.
-  if (delimiter !== '' && after.startsWith(prefix)) {
-    const cut = after.indexOf(delimiter, prefix.length)
-    if (cut >= 0 && after.length > cut + delimiter.length) after = after.slice(0, cut + delimiter.length) + '\u{10FFFF}'
-  }
-  for (;;) {
-    const rows = await metadata.listObjects(bucket, { prefix, startAfter: after === '' ? undefined : after, limit: MAX_KEYS })
-    let skipped = false
-    for (const o of rows) {
-      const rest = o.key.slice(prefix.length)
-      const cut = delimiter === '' ? -1 : rest.indexOf(delimiter)
-      if (objects.length + prefixes.length >= maxKeys) return { objects, prefixes, truncated: true, last }
-      if (cut >= 0) {
-        const entry = prefix + rest.slice(0, cut + delimiter.length)
-        prefixes.push(entry)
-        last = entry
-        after = entry + '\u{10FFFF}' // the next key after everything under this common prefix
-        skipped = true
-        break
-      }
-      objects.push(o)
-      last = o.key
-      after = o.key
-    }
-    if (!skipped && rows.length < MAX_KEYS) return { objects, prefixes, truncated: false, last }
-  }
 }
 
 export function sendXml (res: ServerResponse, status: number, root: XmlElement): void {
