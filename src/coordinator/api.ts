@@ -21,7 +21,6 @@
  * Errors become JSON `{ error: { name, message } }` in one place, `#fail`, which never leaks internals.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { PassThrough } from 'node:stream'
 import type { Identity } from '../crypto/identity.js'
 import type { BucketRecord, MetadataStore, ObjectRecord } from '../metadata/metadata-store.js'
 import { HEARTBEAT_PATH, IDENTITY_PATH, SIGNATURE_HEADER, type HeartbeatReply } from '../node/protocol.js'
@@ -29,7 +28,7 @@ import { parseBucketSettings } from '../gateway/bucket-settings.js'
 import type { ByteRange, Gateway } from '../gateway/gateway.js'
 import { IncompleteBodyError, NoSuchObjectError } from '../gateway/errors.js'
 import { listPage } from '../gateway/listing.js'
-import { abortOnClose, HttpEndpoint, BadRequestError, decodePathPart, readBody, readJson, replyAfterBody, sendJson, streamBody } from '../util/http.js'
+import { abortOnClose, HttpEndpoint, pipeBody, BadRequestError, decodePathPart, readBody, readJson, replyAfterBody, sendJson, streamBody } from '../util/http.js'
 import type { Logger } from '../util/logger.js'
 import type { NodeRegistry } from './registry.js'
 import type { CoordinatorBroker } from './broker.js'
@@ -39,8 +38,6 @@ import { validateBucketName, validateObjectKey } from './names.js'
 
 /** Largest heartbeat or settings body accepted. */
 const SMALL_BODY_LIMIT = 64 * 1024
-/** Bytes buffered between an upload's socket and the gateway (1 MiB: a few socket reads). */
-const BODY_BUFFER = 1024 * 1024
 /** Most keys one list call returns. */
 export const MAX_LIST_LIMIT = 1000
 
@@ -206,14 +203,7 @@ export class CoordinatorApi {
     if (method === 'PUT') {
       const declared = req.headers['content-length']
       const expectedSize = declared === undefined ? undefined : parseLength(declared)
-      const signal = abortOnClose(req, res)
-      // The gateway reads through a pass-through, so that when it stops early (a refused write) the
-      // request can be unpiped and drained, and the error handler can still answer on this connection.
-      const body = new PassThrough({ highWaterMark: BODY_BUFFER })
-      req.pipe(body)
-      req.once('error', (err) => { body.destroy(err) })
-      // A client that hangs up mid-body must end the write (pipe() forwards no error), or it would wait forever.
-      signal.addEventListener('abort', () => { if (!req.complete) body.destroy(new IncompleteBodyError('the client disconnected before sending the whole body')) }, { once: true })
+      const { stream: body, signal } = pipeBody(req, res, () => new IncompleteBodyError('the client disconnected before sending the whole body'))
       const result = await gateway.putObject({
         bucket,
         key,

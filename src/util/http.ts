@@ -4,6 +4,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { PassThrough } from 'node:stream'
 
 /** A request that is malformed in a way the client can fix; the message says how. */
 export class BadRequestError extends Error {
@@ -168,3 +169,29 @@ export async function streamBody (res: ServerResponse, it: AsyncIterator<Buffer>
     await it.return?.()
   }
 }
+
+/** A request body handed to a consumer that may stop early. */
+export interface PipedBody {
+  readonly stream: PassThrough
+  /** Fires when the client goes away. */
+  readonly signal: AbortSignal
+  /** Disconnects the request from the stream (after a refusal), so the error reply can drain the rest. */
+  detach(): void
+}
+
+/**
+ * Pipes a request body through a pass-through: when the consumer stops early the request can be
+ * unpiped and drained (see replyAfterBody); a client that hangs up mid-body ends the stream with
+ * `disconnected()` (pipe() forwards no error, and the consumer would otherwise wait forever).
+ */
+export function pipeBody (req: IncomingMessage, res: ServerResponse, disconnected: () => Error): PipedBody {
+  const signal = abortOnClose(req, res)
+  const stream = new PassThrough({ highWaterMark: BODY_BUFFER })
+  req.pipe(stream)
+  req.once('error', (err) => { stream.destroy(err) })
+  signal.addEventListener('abort', () => { if (!req.complete) stream.destroy(disconnected()) }, { once: true })
+  return { stream, signal, detach: () => { req.unpipe(stream) } }
+}
+
+/** Bytes buffered between an upload's socket and its consumer (1 MiB: a few socket reads). */
+const BODY_BUFFER = 1024 * 1024

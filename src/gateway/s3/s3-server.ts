@@ -6,10 +6,9 @@
  */
 import { createHash } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { PassThrough } from 'node:stream'
 import type { BucketRecord, CommitCondition, MetadataStore, ObjectRecord } from '../../metadata/metadata-store.js'
 import type { Logger } from '../../util/logger.js'
-import { abortOnClose, HttpEndpoint, replyAfterBody, streamBody } from '../../util/http.js'
+import { abortOnClose, HttpEndpoint, pipeBody, replyAfterBody, streamBody } from '../../util/http.js'
 import type { ByteRange, Gateway } from '../gateway.js'
 import { listPage } from '../listing.js'
 import { S3Error } from './errors.js'
@@ -539,11 +538,7 @@ export function receiveBody (req: IncomingMessage, res: ServerResponse, auth: Au
   }
   if (trailer !== undefined && checksum === undefined) throw new S3Error('InvalidRequest', `unsupported trailer ${trailer}; Shoal accepts x-amz-checksum-{${FLEXIBLE_CHECKSUMS.join(',')}}`)
 
-  const signal = abortOnClose(req, res)
-  const raw = new PassThrough({ highWaterMark: 1024 * 1024 })
-  req.pipe(raw)
-  req.once('error', (err) => { raw.destroy(err) })
-  signal.addEventListener('abort', () => { if (!req.complete) raw.destroy(new S3Error('IncompleteBody', 'the client disconnected before sending the whole body')) }, { once: true })
+  const { stream: raw, signal, detach } = pipeBody(req, res, () => new S3Error('IncompleteBody', 'the client disconnected before sending the whole body'))
   const source: AsyncIterable<Uint8Array> = chunked
     ? decodeAwsChunked(raw, { auth, decodedLength: size, trailers: trailer === undefined ? undefined : [trailer], onTrailers: (t) => { trailers = t } })
     : raw
@@ -552,7 +547,7 @@ export function receiveBody (req: IncomingMessage, res: ServerResponse, auth: Au
     size,
     signal,
     checksumHeader: () => checksum === undefined ? {} : { [`x-amz-checksum-${checksum.algorithm}`]: checksum.expected() ?? '' },
-    detach: () => { req.unpipe(raw) }
+    detach
   }
 }
 
