@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { BucketRecord, CommitCondition, MetadataStore, ObjectRecord } from '../../metadata/metadata-store.js'
 import type { Logger } from '../../util/logger.js'
-import { abortOnClose, HttpEndpoint, pipeBody, replyAfterBody, streamBody } from '../../util/http.js'
+import { abortOnClose, HttpEndpoint, pipeBody, readBody, replyAfterBody, streamBody } from '../../util/http.js'
 import type { ByteRange, Gateway } from '../gateway.js'
 import { listPage } from '../listing.js'
 import { S3Error } from './errors.js'
@@ -283,7 +283,7 @@ export class S3Server {
     const status = checkConditions(req, src, 'x-amz-copy-source-')
     if (status !== 200) throw new S3Error('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold')
     const signal = abortOnClose(req, res)
-    const read = await this.#c.gateway.getObject(srcBucket, srcKey, { signal })
+    const read = await this.#c.gateway.getObject(srcBucket, srcKey, { signal, object: src })
     const result = await this.#c.gateway.putObject({
       bucket, key, body: read.body, expectedSize: src.size,
       contentType: directive === 'COPY' ? src.contentType : header(req, 'content-type') ?? 'binary/octet-stream',
@@ -553,14 +553,9 @@ export function receiveBody (req: IncomingMessage, res: ServerResponse, auth: Au
 
 /** Reads a small request body, verifying it against the signed payload hash when there is one. */
 export async function readSmallBody (req: IncomingMessage, auth: AuthResult): Promise<Buffer> {
-  const chunks: Buffer[] = []
-  let n = 0
-  for await (const c of req as AsyncIterable<Buffer>) {
-    n += c.length
-    if (n > MAX_XML_BODY) throw new S3Error('MalformedXML', `request body is over ${MAX_XML_BODY} bytes`)
-    chunks.push(c)
-  }
-  const body = Buffer.concat(chunks)
+  const body = await readBody(req, MAX_XML_BODY).catch((err: Error) => {
+    throw err.name === 'BodyTooLargeError' ? new S3Error('MalformedXML', `request body is over ${MAX_XML_BODY} bytes`, { cause: err }) : err
+  })
   if (auth.payload === 'sha256' && createHash('sha256').update(body).digest('hex') !== auth.payloadHash) {
     throw new S3Error('XAmzContentSHA256Mismatch', 'The provided x-amz-content-sha256 header does not match what was computed.')
   }
