@@ -225,7 +225,7 @@ export class CoordinatorApi {
       const range = parseRange(req.headers.range)
       const head = range === undefined ? undefined : await gateway.headObject(bucket.name, key)
       const signal = abortOnClose(req, res)
-      const result = await gateway.getObject(bucket, key, { range: head === undefined || range === undefined ? undefined : resolveRange(range, head.size), signal })
+      const result = await gateway.getObject(bucket, key, { range: head === undefined || range === undefined ? undefined : resolveRange(range, head.size), signal, reuseBuffers: true })
       const partial = range !== undefined
       const length = result.range.end - result.range.start
       const headers = objectHeaders(result.object, length)

@@ -55,18 +55,23 @@ function loadBinding (): ReedSolomonBinding {
 /**
  * Allocates k+m zero-filled shards of `shardSize` bytes laid out as the native codec wants them: the
  * k data shards are consecutive views of one region and the m parity shards consecutive views of the
- * region right after it, so RonomonCodec codes them in place without copying. Throws an
- * UnsupportedParametersError for a bad (k, m) and an InvalidShardsError for a bad `shardSize`.
+ * region right after it, so RonomonCodec codes them in place without copying. Given a `region` (to
+ * reuse memory across segments), the shards are views of its start and are not zeroed. Throws an
+ * UnsupportedParametersError for a bad (k, m) and an InvalidShardsError for a bad `shardSize` or a
+ * region too small.
  */
-export function allocateShards (k: number, m: number, shardSize: number): Buffer[] {
+export function allocateShards (k: number, m: number, shardSize: number, region?: Buffer): Buffer[] {
   checkParameters(k, m)
   if (!Number.isInteger(shardSize) || shardSize <= 0 || shardSize % SHARD_ALIGNMENT !== 0) {
     throw new InvalidShardsError(
       `shardSize must be a positive multiple of ${SHARD_ALIGNMENT} bytes, got ${String(shardSize)}`)
   }
-  const region = Buffer.alloc((k + m) * shardSize)
+  if (region !== undefined && region.length < (k + m) * shardSize) {
+    throw new InvalidShardsError(`a region of ${region.length} bytes can't hold ${k + m} shards of ${shardSize} bytes`)
+  }
+  const backing = region ?? Buffer.alloc((k + m) * shardSize)
   const shards: Buffer[] = []
-  for (let i = 0; i < k + m; i++) shards.push(region.subarray(i * shardSize, (i + 1) * shardSize))
+  for (let i = 0; i < k + m; i++) shards.push(backing.subarray(i * shardSize, (i + 1) * shardSize))
   return shards
 }
 

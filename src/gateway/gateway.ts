@@ -15,7 +15,7 @@ import { parseBucketSettings } from './bucket-settings.js'
 import type { PieceBroker, PieceTransport } from './broker.js'
 import { IncompleteBodyError, InvalidRangeError, NoSuchObjectError } from './errors.js'
 import { writeSegment, type Segment } from './segment-writer.js'
-import { readSegment } from './segment-reader.js'
+import { readSegment, segmentRegionSize } from './segment-reader.js'
 
 /** Default segment size (DESIGN.md): large enough for throughput, small enough to bound memory to a few segments. */
 export const DEFAULT_SEGMENT_SIZE = 64 * 1024 * 1024
@@ -71,6 +71,21 @@ export interface ByteRange {
   readonly start: number
   /** Last byte, exclusive. */
   readonly end: number
+}
+
+export interface GetOptions {
+  /** Only these bytes of the object. */
+  readonly range?: ByteRange
+  readonly signal?: AbortSignal
+  /** The object's record, when the caller already looked it up. */
+  readonly object?: ObjectRecord
+  /**
+   * Reuse two segment buffers for the whole body instead of allocating per segment (bounded, steady
+   * memory for large downloads). Each chunk is then valid only until the body is asked for the next
+   * one: for consumers that write every chunk out before reading on (streamBody), never for ones
+   * that keep chunks (a put of the body).
+   */
+  readonly reuseBuffers?: boolean
 }
 
 export interface GetResult {
@@ -202,7 +217,7 @@ export class Gateway {
    * iterating it throws ObjectUnavailableError when a segment can't be rebuilt.
    * Throws NoSuchObjectError, InvalidRangeError.
    */
-  async getObject (bucket: BucketRecord, key: string, options: { range?: ByteRange, signal?: AbortSignal, object?: ObjectRecord } = {}): Promise<GetResult> {
+  async getObject (bucket: BucketRecord, key: string, options: GetOptions = {}): Promise<GetResult> {
     // A caller that already looked the object up (for conditions, a Range check) passes it: one query less.
     const object = options.object?.key === key && options.object.bucket === bucket.name ? options.object : await this.headObject(bucket.name, key)
     const range = options.range ?? { start: 0, end: object.size }
@@ -215,7 +230,7 @@ export class Gateway {
       return { object, range, body: (async function * () { yield plain.subarray(range.start, range.end) })() }
     }
     const segments = await this.#components.metadata.getSegments(object.uploadId)
-    return { object, range, body: this.#readRange(object, segments, objectKey, range, options.signal) }
+    return { object, range, body: this.#readRange(object, segments, objectKey, range, options.signal, options.reuseBuffers === true) }
   }
 
   /** Removes an object (its pieces are deleted in the background); returns it, or undefined if there was none. */
@@ -225,26 +240,36 @@ export class Gateway {
     return removed
   }
 
-  async * #readRange (object: ObjectRecord, segments: SegmentRecord[], objectKey: Buffer, range: ByteRange, signal?: AbortSignal): AsyncGenerator<Buffer> {
+  /**
+   * Yields the range segment by segment, fetching the next segment while the current one is consumed.
+   * With `reuse`, two regions alternate between segments (memory stays at two segments' shards, and
+   * no fresh memory is zeroed per segment): a chunk is overwritten once the consumer asks for the next.
+   */
+  async * #readRange (object: ObjectRecord, segments: SegmentRecord[], objectKey: Buffer, range: ByteRange, signal: AbortSignal | undefined, reuse: boolean): AsyncGenerator<Buffer> {
     const S = object.segmentSize
     const first = Math.floor(range.start / S)
     const last = range.end === 0 ? -1 : Math.floor((range.end - 1) / S)
     const cancel = new AbortController()
     const linked = signal === undefined ? cancel.signal : AbortSignal.any([signal, cancel.signal])
-    const fetch = (i: number): Promise<Buffer> => {
+    const spare: Buffer[] = []
+    const fetch = async (i: number): Promise<{ plain: Buffer, region?: Buffer }> => {
       const segment = segments[i]
-      if (segment === undefined || segment.index !== i) return Promise.reject(new IncompleteBodyError(`object ${object.bucket}/${object.key} is missing segment ${i} in metadata`))
-      return readSegment(this.#components, segment, objectKey, linked)
+      if (segment === undefined || segment.index !== i) throw new IncompleteBodyError(`object ${object.bucket}/${object.key} is missing segment ${i} in metadata`)
+      if (!reuse) return { plain: await readSegment(this.#components, segment, objectKey, linked) }
+      const size = segmentRegionSize(segment)
+      const region = spare.pop() ?? Buffer.allocUnsafeSlow(Math.max(size, segmentRegionSize(segments[first] ?? segment)))
+      return { plain: await readSegment(this.#components, segment, objectKey, linked, region.length >= size ? region : undefined), region }
     }
-    let pending: Promise<Buffer> | undefined = first <= last ? fetch(first) : undefined
+    let pending: ReturnType<typeof fetch> | undefined = first <= last ? fetch(first) : undefined
     try {
       for (let i = first; i <= last; i++) {
         const current = pending!
         pending = i < last ? fetch(i + 1) : undefined
         pending?.catch(() => {})
-        const plain = await current
+        const { plain, region } = await current
         const segStart = i * S
         yield plain.subarray(Math.max(0, range.start - segStart), Math.min(plain.length, range.end - segStart))
+        if (region !== undefined) spare.push(region)
       }
     } finally {
       cancel.abort()

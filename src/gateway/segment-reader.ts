@@ -18,14 +18,21 @@ export const DOWNLOAD_EXTRA = 1
 /** When a segment isn't complete after this long, one more piece request starts (a hung node can't stall a read). */
 export const HEDGE_AFTER_MS = 2000
 
+/** Bytes of memory readSegment needs for `segment` (its k+m shards), for callers that reuse a region. */
+export function segmentRegionSize (segment: SegmentRecord): number {
+  return (segment.k + segment.m) * segment.shardSize
+}
+
 /**
  * Returns the plaintext of `segment`. Throws ObjectUnavailableError when fewer than k verified pieces
- * can be fetched, DecryptionError when the rebuilt segment fails authentication.
+ * can be fetched, DecryptionError when the rebuilt segment fails authentication. With a `region` of
+ * at least segmentRegionSize bytes the shards are assembled there, and the plaintext returned is a
+ * view of it; otherwise fresh memory is allocated.
  */
-export async function readSegment (components: SegmentComponents, segment: SegmentRecord, objectKey: Buffer, signal?: AbortSignal): Promise<Buffer> {
+export async function readSegment (components: SegmentComponents, segment: SegmentRecord, objectKey: Buffer, signal?: AbortSignal, region?: Buffer): Promise<Buffer> {
   const { k, m, shardSize } = segment
   const grants = order(await components.broker.planDownload(segment), k)
-  const shards = allocateShards(k, m, shardSize)
+  const shards = allocateShards(k, m, shardSize, region)
   const present = new Array<boolean>(k + m).fill(false)
   let verified = 0
   let next = 0

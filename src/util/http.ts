@@ -151,13 +151,19 @@ export function replyAfterBody (req: IncomingMessage, res: ServerResponse, reply
 /**
  * Streams a body whose first chunk has already been fetched (so a failure before any byte could still
  * become a clean error reply). A failure after the headers went out cuts the connection, so the client
- * sees a short body, never a silently truncated one; `onError` is told.
+ * sees a short body, never a silently truncated one; `onError` is told. Each chunk is flushed before
+ * the next is asked for, so the body may reuse its buffers (GetOptions.reuseBuffers).
  */
 export async function streamBody (res: ServerResponse, it: AsyncIterator<Buffer>, first: IteratorResult<Buffer>, onError: (err: unknown) => void): Promise<void> {
   let next = first
   try {
     while (next.done !== true) {
-      if (!res.write(next.value)) await new Promise<void>((resolve) => { res.once('drain', resolve); res.once('close', resolve) })
+      // Wait until the chunk is handed to the kernel: the body may reuse its memory for the next chunk.
+      await new Promise<void>((resolve) => {
+        const done = (): void => { res.off('close', done); resolve() }
+        res.once('close', done)
+        res.write(next.value, done)
+      })
       if (res.destroyed) break
       next = await it.next()
     }

@@ -28,6 +28,15 @@ describe('allocateShards', () => {
     })
   })
 
+  it('lays the shards over a given region, and refuses one too small', () => {
+    const region = Buffer.alloc(100, 7)
+    const shards = allocateShards(2, 1, 32, region)
+    expect(shards.map((s) => [s.byteOffset - region.byteOffset, s.length])).toEqual([[0, 32], [32, 32], [64, 32]])
+    shards[2][31] = 1
+    expect(region[95]).toBe(1)
+    expect(() => allocateShards(2, 1, 40, region)).toThrow(expect.objectContaining({ name: 'InvalidShardsError' }))
+  })
+
   it('refuses bad parameters by name', () => {
     expect(() => allocateShards(0, 2, 8)).toThrow(expect.objectContaining({ name: 'UnsupportedParametersError' }))
     expect(() => allocateShards(4, 7, 8)).toThrow(expect.objectContaining({ name: 'UnsupportedParametersError' }))

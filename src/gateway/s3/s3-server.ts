@@ -331,7 +331,7 @@ export class S3Server {
       return
     }
     const signal = abortOnClose(req, res)
-    const result = await this.#c.gateway.getObject(bucket, key, { range, signal, object })
+    const result = await this.#c.gateway.getObject(bucket, key, { range, signal, object, reuseBuffers: true })
     const length = result.range.end - result.range.start
     if (range !== undefined) headers['content-range'] = `bytes ${result.range.start}-${result.range.end - 1}/${object.size}`
     const it = result.body[Symbol.asyncIterator]()
