@@ -131,6 +131,64 @@ export interface MetadataStats {
   readonly piecesPerNode: ReadonlyMap<string, { pieces: number, bytes: number }>
 }
 
+/** Where a node stands: see src/coordinator/reputation.ts for the rules that move it. */
+export type NodeStanding = 'vetting' | 'active' | 'suspended' | 'disqualified'
+/** Graceful exit: 'exiting' while its pieces are moved away, 'exited' once none is left. */
+export type ExitState = 'none' | 'exiting' | 'exited'
+
+export interface ReputationRecord {
+  readonly nodeId: string
+  readonly standing: NodeStanding
+  /** Why the node has its standing (empty for vetting/active). */
+  readonly standingReason: string
+  /** When the standing last changed, ms since the epoch. */
+  readonly standingSince: number
+  readonly exitState: ExitState
+  readonly audits: number
+  readonly auditSuccesses: number
+  /** Audits the node answered with wrong bytes or without the piece. */
+  readonly auditFailures: number
+  /** Audits the node was online for but did not answer properly (errors, timeouts). */
+  readonly auditUnknown: number
+  /** Audits skipped because the node was offline (counted against uptime only). */
+  readonly auditOffline: number
+  /** Beta-reputation parameters of the audit and unknown-audit scores (score = alpha / (alpha + beta)). */
+  readonly auditAlpha: number
+  readonly auditBeta: number
+  readonly unknownAlpha: number
+  readonly unknownBeta: number
+  /** Exponentially weighted fraction of audit attempts that found the node online (0..1). */
+  readonly uptimeScore: number
+  /** Exponentially weighted audit round trip, ms. */
+  readonly latencyMs: number
+  readonly updatedAt: number
+}
+
+/** A piece as audits and garbage collection see it: where it sits in which segment. */
+export interface NodePieceRecord {
+  readonly uploadId: string
+  readonly segmentIndex: number
+  readonly pieceIndex: number
+  readonly pieceId: string
+  readonly size: number
+  readonly hash: string
+}
+
+/** A segment of a visible object, with the object it belongs to (for the repair checker). */
+export interface StoredSegmentRecord extends SegmentRecord {
+  readonly uploadId: string
+  readonly bucket: string
+  readonly key: string
+}
+
+/** One piece of a segment swapped for a rebuilt copy on another node (repair, node exit). */
+export interface PieceReplacement {
+  readonly pieceIndex: number
+  /** The piece id the row must still have (undefined: there must be no row for this index). */
+  readonly expectedPieceId?: string
+  readonly piece: PieceRecord
+}
+
 export interface MetadataStore {
   /** Creates or upgrades the schema; safe to call on every start. */
   migrate(): Promise<void>
@@ -207,4 +265,42 @@ export interface MetadataStore {
   deleteObject(bucket: string, key: string): Promise<ObjectRecord | undefined>
 
   stats(): Promise<MetadataStats>
+
+  // ── durability (audits, repair, garbage collection) ──
+
+  /** Every node's reputation row, sorted by node id. */
+  listReputations(): Promise<ReputationRecord[]>
+  /** Inserts or replaces the node's reputation row. */
+  putReputation(record: ReputationRecord): Promise<void>
+  /**
+   * Pieces of visible objects held by `nodeId`, in piece-id order after `afterPieceId` (audits walk a
+   * node's pieces with this cursor). At most `limit` rows.
+   */
+  piecesOfNode(nodeId: string, afterPieceId: string, limit: number): Promise<NodePieceRecord[]>
+  /**
+   * Ids of every piece any upload still records on `nodeId` (pending, committed, aborted-not-yet-purged),
+   * in order after `afterPieceId`: the retain set garbage collection sends to the node.
+   */
+  pieceIdsOfNode(nodeId: string, afterPieceId: string, limit: number): Promise<string[]>
+  /**
+   * Segments of visible objects in (uploadId, index) order after `after`, each with its pieces: the
+   * repair checker pages through them. At most `limit` segments.
+   */
+  listSegments(after: { uploadId: string, index: number } | undefined, limit: number): Promise<StoredSegmentRecord[]>
+  /**
+   * Atomically swaps pieces of one segment of a visible object and records its new placement state.
+   * Returns false, changing nothing, when the object is no longer visible or any piece row is not
+   * what `expectedPieceId` says (a concurrent repair, delete or audit got there first).
+   */
+  replacePieces(uploadId: string, segmentIndex: number, replacements: readonly PieceReplacement[],
+    placement: { underPlaced: boolean, placementNote: string }): Promise<boolean>
+  /** Forgets one piece row (a piece an audit proved lost or corrupt); false when the row had changed. */
+  removePiece(uploadId: string, segmentIndex: number, pieceIndex: number, pieceId: string): Promise<boolean>
+  /**
+   * Garbage uploads created before `createdBefore`: aborted ones and committed ones no longer
+   * visible. At most `limit`, oldest first.
+   */
+  garbageUploads(createdBefore: number, limit: number): Promise<string[]>
+  /** Marks pending uploads created before `createdBefore` aborted (their writer is gone); returns how many. */
+  abortStaleUploads(createdBefore: number): Promise<number>
 }

@@ -173,7 +173,6 @@ function initialSchema (dialect: SqlDialectName): Migration {
   }
 }
 
-/** Every migration, by name; names sort in the order they must run. */
 /** 0002: S3 access keys, each belonging to an account. */
 function accessKeys (dialect: SqlDialectName): Migration {
   const { keyText, blob } = dialectTypes(dialect)
@@ -195,10 +194,55 @@ function accessKeys (dialect: SqlDialectName): Migration {
   }
 }
 
+/**
+ * 0003: durability. Node reputation (audits, standing, graceful exit), and the index audits and
+ * garbage collection page through: a node's pieces in piece-id order.
+ */
+function durability (dialect: SqlDialectName): Migration {
+  const { keyText } = dialectTypes(dialect)
+  return {
+    async up (root: Kysely<any>): Promise<void> {
+      await inTransaction(root, async (db) => {
+        await db.schema.createTable('node_reputation').ifNotExists()
+          .addColumn('node_id', keyText, (c) => c.primaryKey())
+          .addColumn('standing', 'text', (c) => c.notNull())
+          .addColumn('standing_reason', 'text', (c) => c.notNull().defaultTo(''))
+          .addColumn('standing_since', 'bigint', (c) => c.notNull())
+          .addColumn('exit_state', 'text', (c) => c.notNull().defaultTo('none'))
+          .addColumn('audits', 'bigint', (c) => c.notNull().defaultTo(0))
+          .addColumn('audit_successes', 'bigint', (c) => c.notNull().defaultTo(0))
+          .addColumn('audit_failures', 'bigint', (c) => c.notNull().defaultTo(0))
+          .addColumn('audit_unknown', 'bigint', (c) => c.notNull().defaultTo(0))
+          .addColumn('audit_offline', 'bigint', (c) => c.notNull().defaultTo(0))
+          .addColumn('audit_alpha', 'double precision', (c) => c.notNull())
+          .addColumn('audit_beta', 'double precision', (c) => c.notNull())
+          .addColumn('unknown_alpha', 'double precision', (c) => c.notNull())
+          .addColumn('unknown_beta', 'double precision', (c) => c.notNull())
+          .addColumn('uptime_score', 'double precision', (c) => c.notNull())
+          .addColumn('latency_ms', 'double precision', (c) => c.notNull())
+          .addColumn('updated_at', 'bigint', (c) => c.notNull())
+          .addCheckConstraint('node_reputation_standing_check', sql`standing in ('vetting', 'active', 'suspended', 'disqualified')`)
+          .addCheckConstraint('node_reputation_exit_check', sql`exit_state in ('none', 'exiting', 'exited')`)
+          .execute()
+        await db.schema.createIndex('pieces_node_piece').ifNotExists()
+          .on('pieces').columns(['node_id', 'piece_id']).execute()
+      })
+    },
+    async down (root: Kysely<any>): Promise<void> {
+      await inTransaction(root, async (db) => {
+        await db.schema.dropIndex('pieces_node_piece').ifExists().execute()
+        await db.schema.dropTable('node_reputation').ifExists().execute()
+      })
+    }
+  }
+}
+
+/** Every migration, by name; names sort in the order they must run. */
 export function buildMigrations (dialect: SqlDialectName): Record<string, Migration> {
   return {
     '0001_initial': initialSchema(dialect),
-    '0002_access_keys': accessKeys(dialect)
+    '0002_access_keys': accessKeys(dialect),
+    '0003_durability': durability(dialect)
   }
 }
 

@@ -114,8 +114,30 @@ export interface ObjectsTable {
   created_at: Int64
 }
 
+/** Node reputation (migration 0003), one row per node that was ever audited or asked to exit. */
+export interface NodeReputationTable {
+  node_id: string
+  standing: string
+  standing_reason: string
+  standing_since: Int64
+  exit_state: string
+  audits: Int64
+  audit_successes: Int64
+  audit_failures: Int64
+  audit_unknown: Int64
+  audit_offline: Int64
+  audit_alpha: number
+  audit_beta: number
+  unknown_alpha: number
+  unknown_beta: number
+  uptime_score: number
+  latency_ms: number
+  updated_at: Int64
+}
+
 /** The whole metadata database, for `Kysely<Database>`. */
 export interface Database {
+  node_reputation: NodeReputationTable
   nodes: NodesTable
   accounts: AccountsTable
   access_keys: AccessKeysTable

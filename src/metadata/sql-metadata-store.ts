@@ -26,12 +26,13 @@ import {
   UploadStateError
 } from './errors.js'
 import type {
-  AccessKeyRecord, AccountRecord, BucketRecord, CommitCondition, ListObjectsOptions, MetadataStats, MetadataStore, NodeRecord, ObjectRecord,
-  PieceRecord, SegmentRecord, UploadRecord, UploadState
+  AccessKeyRecord, AccountRecord, BucketRecord, CommitCondition, ExitState, ListObjectsOptions, MetadataStats, MetadataStore, NodePieceRecord,
+  NodeRecord, NodeStanding, ObjectRecord, PieceRecord, PieceReplacement, ReputationRecord, SegmentRecord, StoredSegmentRecord, UploadRecord,
+  UploadState
 } from './metadata-store.js'
 import { migrateToLatest } from './migrations.js'
 import type {
-  AccessKeysTable, AccountsTable, BucketsTable, Database, NodesTable, ObjectsTable, SqlDialectName, UploadsTable
+  AccessKeysTable, AccountsTable, BucketsTable, Database, NodeReputationTable, NodesTable, ObjectsTable, SqlDialectName, UploadsTable
 } from './schema.js'
 
 /** listObjects' page size when the caller gives none (S3's default max-keys). */
@@ -723,6 +724,181 @@ export class SqlMetadataStore implements MetadataStore {
     })
   }
 
+  // ── durability ───────────────────────────────────────────────────────────────────────────────
+
+  async listReputations (): Promise<ReputationRecord[]> {
+    this.#assertOpen()
+    const rows = await this.#db.selectFrom('node_reputation').selectAll().orderBy('node_id').execute()
+    return rows.map(reputationFromRow)
+  }
+
+  async putReputation (r: ReputationRecord): Promise<void> {
+    const row = {
+      node_id: r.nodeId,
+      standing: r.standing,
+      standing_reason: r.standingReason,
+      standing_since: r.standingSince,
+      exit_state: r.exitState,
+      audits: r.audits,
+      audit_successes: r.auditSuccesses,
+      audit_failures: r.auditFailures,
+      audit_unknown: r.auditUnknown,
+      audit_offline: r.auditOffline,
+      audit_alpha: r.auditAlpha,
+      audit_beta: r.auditBeta,
+      unknown_alpha: r.unknownAlpha,
+      unknown_beta: r.unknownBeta,
+      uptime_score: r.uptimeScore,
+      latency_ms: r.latencyMs,
+      updated_at: r.updatedAt
+    }
+    await this.#write(async (db) => {
+      const { node_id: _id, ...rest } = row
+      await db.insertInto('node_reputation').values(row)
+        .onConflict((oc) => oc.column('node_id').doUpdateSet(rest))
+        .execute()
+    })
+  }
+
+  async piecesOfNode (nodeId: string, afterPieceId: string, limit: number): Promise<NodePieceRecord[]> {
+    this.#assertOpen()
+    requireInteger(limit, 'piecesOfNode limit')
+    const rows = await this.#db.selectFrom('pieces')
+      .innerJoin('objects', 'objects.upload_id', 'pieces.upload_id')
+      .select(['pieces.upload_id', 'pieces.segment_idx', 'pieces.piece_idx', 'pieces.piece_id', 'pieces.size', 'pieces.hash'])
+      .where('pieces.node_id', '=', nodeId)
+      .where('pieces.piece_id', '>', afterPieceId)
+      .orderBy('pieces.piece_id')
+      .limit(limit)
+      .execute()
+    return rows.map((row) => ({
+      uploadId: row.upload_id,
+      segmentIndex: row.segment_idx,
+      pieceIndex: row.piece_idx,
+      pieceId: row.piece_id,
+      size: toSafeNumber(row.size),
+      hash: row.hash
+    }))
+  }
+
+  async pieceIdsOfNode (nodeId: string, afterPieceId: string, limit: number): Promise<string[]> {
+    this.#assertOpen()
+    requireInteger(limit, 'pieceIdsOfNode limit')
+    const rows = await this.#db.selectFrom('pieces').select('piece_id')
+      .where('node_id', '=', nodeId)
+      .where('piece_id', '>', afterPieceId)
+      .orderBy('piece_id')
+      .limit(limit)
+      .execute()
+    return rows.map((row) => row.piece_id)
+  }
+
+  async listSegments (after: { uploadId: string, index: number } | undefined, limit: number): Promise<StoredSegmentRecord[]> {
+    requireInteger(limit, 'listSegments limit')
+    return await this.#read(async (db) => {
+      const rows = await db.selectFrom('segments')
+        .innerJoin('objects', 'objects.upload_id', 'segments.upload_id')
+        .select(['segments.upload_id', 'segments.idx', 'objects.bucket', 'objects.key'])
+        .$if(after !== undefined, (qb) => qb.where((eb) => eb.or([
+          eb('segments.upload_id', '>', after!.uploadId),
+          eb.and([eb('segments.upload_id', '=', after!.uploadId), eb('segments.idx', '>', after!.index)])
+        ])))
+        .orderBy('segments.upload_id').orderBy('segments.idx')
+        .limit(limit)
+        .execute()
+      const out: StoredSegmentRecord[] = []
+      let i = 0
+      while (i < rows.length) {
+        const uploadId = rows[i].upload_id
+        const indexes = new Set<number>()
+        const { bucket, key } = rows[i]
+        while (i < rows.length && rows[i].upload_id === uploadId) indexes.add(rows[i++].idx)
+        for (const segment of await loadSegments(db, uploadId)) {
+          if (indexes.has(segment.index)) out.push({ ...segment, uploadId, bucket, key })
+        }
+      }
+      return out
+    })
+  }
+
+  async replacePieces (uploadId: string, segmentIndex: number, replacements: readonly PieceReplacement[],
+    placement: { underPlaced: boolean, placementNote: string }): Promise<boolean> {
+    return await this.#write(async (db) => {
+      const visible = await db.selectFrom('objects').select(['bucket', 'key']).where('upload_id', '=', uploadId)
+        .$if(this.#dialect === 'postgres', (qb) => qb.forShare()) // dialect: row lock
+        .executeTakeFirst()
+      if (visible === undefined) return false
+      const segment = await db.selectFrom('segments').select('idx')
+        .where('upload_id', '=', uploadId).where('idx', '=', segmentIndex)
+        .$if(this.#dialect === 'postgres', (qb) => qb.forUpdate()) // dialect: serialize repairs of a segment
+        .executeTakeFirst()
+      if (segment === undefined) return false
+      for (const r of replacements) {
+        const row = await db.selectFrom('pieces').select('piece_id')
+          .where('upload_id', '=', uploadId).where('segment_idx', '=', segmentIndex).where('piece_idx', '=', r.pieceIndex)
+          .executeTakeFirst()
+        if (row?.piece_id !== r.expectedPieceId) throw new ReplaceConflict()
+        if (r.piece.pieceIndex !== r.pieceIndex) throw new InvalidArgumentError(`replacement for piece ${r.pieceIndex} carries piece index ${r.piece.pieceIndex}`)
+        await db.deleteFrom('pieces')
+          .where('upload_id', '=', uploadId).where('segment_idx', '=', segmentIndex).where('piece_idx', '=', r.pieceIndex)
+          .execute()
+        await db.insertInto('pieces').values({
+          upload_id: uploadId,
+          segment_idx: segmentIndex,
+          piece_idx: r.pieceIndex,
+          node_id: r.piece.nodeId,
+          piece_id: r.piece.pieceId,
+          size: r.piece.size,
+          hash: r.piece.hash
+        }).execute()
+      }
+      await db.updateTable('segments')
+        .set({ under_placed: placement.underPlaced ? 1 : 0, placement_note: placement.placementNote })
+        .where('upload_id', '=', uploadId).where('idx', '=', segmentIndex)
+        .execute()
+      return true
+    }).catch((err: unknown) => {
+      if (err instanceof ReplaceConflict) return false
+      throw err
+    })
+  }
+
+  async removePiece (uploadId: string, segmentIndex: number, pieceIndex: number, pieceId: string): Promise<boolean> {
+    return await this.#write(async (db) => {
+      const result = await db.deleteFrom('pieces')
+        .where('upload_id', '=', uploadId).where('segment_idx', '=', segmentIndex)
+        .where('piece_idx', '=', pieceIndex).where('piece_id', '=', pieceId)
+        .executeTakeFirst()
+      return Number(result.numDeletedRows) > 0
+    })
+  }
+
+  async garbageUploads (createdBefore: number, limit: number): Promise<string[]> {
+    this.#assertOpen()
+    requireInteger(limit, 'garbageUploads limit')
+    const rows = await this.#db.selectFrom('uploads')
+      .leftJoin('objects', 'objects.upload_id', 'uploads.id')
+      .select('uploads.id')
+      .where('uploads.created_at', '<', createdBefore)
+      .where((eb) => eb.or([
+        eb('uploads.state', '=', 'aborted'),
+        eb.and([eb('uploads.state', '=', 'committed'), eb('objects.upload_id', 'is', null)])
+      ]))
+      .orderBy('uploads.created_at').orderBy('uploads.id')
+      .limit(limit)
+      .execute()
+    return rows.map((row) => row.id)
+  }
+
+  async abortStaleUploads (createdBefore: number): Promise<number> {
+    return await this.#write(async (db) => {
+      const result = await db.updateTable('uploads').set({ state: 'aborted' })
+        .where('state', '=', 'pending').where('created_at', '<', createdBefore)
+        .executeTakeFirst()
+      return Number(result.numUpdatedRows)
+    })
+  }
+
   // ── transactions and locks ───────────────────────────────────────────────────────────────────
 
   #assertOpen (): void {
@@ -775,6 +951,31 @@ export class SqlMetadataStore implements MetadataStore {
     // Length-prefixed so that no two (bucket, key) pairs map to the same text.
     const name = `${bucket.length}:${bucket}/${key}`
     await sql`select pg_advisory_xact_lock(${sql.lit(OBJECT_KEY_LOCK_CLASS)}, hashtext(${name}))`.execute(db)
+  }
+}
+
+/** Thrown inside replacePieces' transaction to roll it back when a row changed under it. */
+class ReplaceConflict extends Error {}
+
+function reputationFromRow (row: Selectable<NodeReputationTable>): ReputationRecord {
+  return {
+    nodeId: row.node_id,
+    standing: row.standing as NodeStanding,
+    standingReason: row.standing_reason,
+    standingSince: toSafeNumber(row.standing_since),
+    exitState: row.exit_state as ExitState,
+    audits: toSafeNumber(row.audits),
+    auditSuccesses: toSafeNumber(row.audit_successes),
+    auditFailures: toSafeNumber(row.audit_failures),
+    auditUnknown: toSafeNumber(row.audit_unknown),
+    auditOffline: toSafeNumber(row.audit_offline),
+    auditAlpha: Number(row.audit_alpha),
+    auditBeta: Number(row.audit_beta),
+    unknownAlpha: Number(row.unknown_alpha),
+    unknownBeta: Number(row.unknown_beta),
+    uptimeScore: Number(row.uptime_score),
+    latencyMs: Number(row.latency_ms),
+    updatedAt: toSafeNumber(row.updated_at)
   }
 }
 

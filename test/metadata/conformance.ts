@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type {
-  AccountRecord, BucketRecord, MetadataStore, NodeRecord, ObjectRecord, PieceRecord, SegmentRecord
+  ReputationRecord, AccountRecord, BucketRecord, MetadataStore, NodeRecord, ObjectRecord, PieceRecord, SegmentRecord
 } from '../../src/metadata/metadata-store.js'
 
 export interface OpenedStore {
@@ -699,6 +699,128 @@ export function runMetadataConformance (name: string, open: () => Promise<Opened
         expect(after.segments).toBe(1)
         expect(after.underPlacedSegments).toBe(0)
         expect(after.piecesPerNode.get('node-0')).toEqual({ pieces: 1, bytes: 1024 })
+      })
+    })
+
+    describe('durability', () => {
+      const reputation = (nodeId: string, overrides: Partial<ReputationRecord> = {}): ReputationRecord => ({
+        nodeId, standing: 'vetting', standingReason: '', standingSince: 1000, exitState: 'none', audits: 3, auditSuccesses: 2,
+        auditFailures: 1, auditUnknown: 0, auditOffline: 5, auditAlpha: 1.9025, auditBeta: 0.95, unknownAlpha: 1, unknownBeta: 0,
+        uptimeScore: 0.75, latencyMs: 12.5, updatedAt: 2000, ...overrides
+      })
+
+      it('stores and replaces reputations', async () => {
+        expect(await store.listReputations()).toEqual([])
+        await store.putReputation(reputation('n-b'))
+        await store.putReputation(reputation('n-a', { standing: 'disqualified', standingReason: 'failed 10 audits', exitState: 'exiting' }))
+        await store.putReputation(reputation('n-b', { standing: 'active', audits: 2 ** 40, auditAlpha: 19.5 }))
+        expect(await store.listReputations()).toEqual([
+          reputation('n-a', { standing: 'disqualified', standingReason: 'failed 10 audits', exitState: 'exiting' }),
+          reputation('n-b', { standing: 'active', audits: 2 ** 40, auditAlpha: 19.5 })
+        ])
+      })
+
+      it('pages through a node\'s pieces: visible ones for audits, every recorded one for retain sets', async () => {
+        await store.createBucket(makeBucket('b'))
+        const visible: SegmentRecord[] = []
+        for (let i = 0; i < 5; i++) visible.push(...(await putObject(store, 'b', `k${i}`, { segments: [makeSegment(0), makeSegment(1)] })).segments)
+        const pending = newUploadId()
+        await store.beginUpload({ id: pending, bucket: 'b', key: 'p', createdAt: 1 })
+        const pendingSegment = makeSegment(0)
+        await store.addSegment(pending, pendingSegment)
+        const onNode2 = (segments: SegmentRecord[]): string[] => segments.flatMap((s) => s.pieces.filter((p) => p.nodeId === 'node-2').map((p) => p.pieceId))
+        const expectedVisible = byteOrder(onNode2(visible))
+        const seen: string[] = []
+        let after = ''
+        for (;;) {
+          const page = await store.piecesOfNode('node-2', after, 3)
+          if (page.length === 0) break
+          expect(page.length).toBeLessThanOrEqual(3)
+          for (const p of page) {
+            const segment = visible.find((s) => s.pieces.some((q) => q.pieceId === p.pieceId))!
+            const piece = segment.pieces.find((q) => q.pieceId === p.pieceId)!
+            expect(p).toMatchObject({ segmentIndex: segment.index, pieceIndex: 2, size: piece.size, hash: piece.hash })
+          }
+          seen.push(...page.map((p) => p.pieceId))
+          after = page[page.length - 1].pieceId
+        }
+        expect(seen).toEqual(expectedVisible)
+        const ids: string[] = []
+        after = ''
+        for (let page = await store.pieceIdsOfNode('node-2', after, 4); page.length > 0; page = await store.pieceIdsOfNode('node-2', after, 4)) {
+          ids.push(...page)
+          after = page[page.length - 1]
+        }
+        expect(ids).toEqual(byteOrder([...expectedVisible, ...onNode2([pendingSegment])]))
+      })
+
+      it('lists segments of visible objects in pages, with their object', async () => {
+        await store.createBucket(makeBucket('b'))
+        const a = await putObject(store, 'b', 'a', { segments: [makeSegment(0), makeSegment(1), makeSegment(2)] })
+        const c = await putObject(store, 'b', 'c', { segments: [makeSegment(0, { underPlaced: true, placementNote: 'x' })] })
+        await putObject(store, 'b', 'gone', { segments: [makeSegment(0)] })
+        await store.deleteObject('b', 'gone')
+        const all = []
+        let after: { uploadId: string, index: number } | undefined
+        for (;;) {
+          const page = await store.listSegments(after, 2)
+          if (page.length === 0) break
+          all.push(...page)
+          after = { uploadId: page[page.length - 1].uploadId, index: page[page.length - 1].index }
+        }
+        const expected = [
+          ...a.segments.map((s) => ({ ...s, uploadId: a.object.uploadId, bucket: 'b', key: 'a' })),
+          ...c.segments.map((s) => ({ ...s, uploadId: c.object.uploadId, bucket: 'b', key: 'c' }))
+        ].sort((x, y) => x.uploadId < y.uploadId ? -1 : x.uploadId > y.uploadId ? 1 : x.index - y.index)
+        expect(all).toEqual(expected)
+      })
+
+      it('replaces pieces only when the rows are as expected and the object is visible', async () => {
+        await store.createBucket(makeBucket('b'))
+        const { object, segments } = await putObject(store, 'b', 'a', { segments: [makeSegment(0, { underPlaced: true, placementNote: 'weak' })] })
+        const old = segments[0].pieces[1]
+        const fresh = { pieceIndex: 1, nodeId: 'node-9', pieceId: 'piece-new', size: old.size, hash: 'ab'.repeat(32) }
+        // A stale expectation changes nothing.
+        expect(await store.replacePieces(object.uploadId, 0, [{ pieceIndex: 1, expectedPieceId: 'other', piece: fresh }], { underPlaced: false, placementNote: '' })).toBe(false)
+        expect((await store.getSegments(object.uploadId))[0]).toEqual(segments[0])
+        expect(await store.replacePieces(object.uploadId, 0, [{ pieceIndex: 1, expectedPieceId: old.pieceId, piece: fresh }], { underPlaced: false, placementNote: '' })).toBe(true)
+        const [after] = await store.getSegments(object.uploadId)
+        expect(after.pieces[1]).toEqual(fresh)
+        expect(after).toMatchObject({ underPlaced: false, placementNote: '' })
+        // A removed piece is a missing row; it can be filled with expectedPieceId undefined.
+        expect(await store.removePiece(object.uploadId, 0, 3, 'not-it')).toBe(false)
+        expect(await store.removePiece(object.uploadId, 0, 3, segments[0].pieces[3].pieceId)).toBe(true)
+        expect((await store.getSegments(object.uploadId))[0].pieces.map((p) => p.pieceIndex)).toEqual([0, 1, 2, 4, 5])
+        const refill = { ...fresh, pieceIndex: 3, pieceId: 'piece-refill' }
+        expect(await store.replacePieces(object.uploadId, 0, [{ pieceIndex: 3, piece: refill }], { underPlaced: false, placementNote: '' })).toBe(true)
+        expect((await store.getSegments(object.uploadId))[0].pieces[3]).toEqual(refill)
+        // Once the object is gone, nothing is replaced.
+        await store.deleteObject('b', 'a')
+        expect(await store.replacePieces(object.uploadId, 0, [{ pieceIndex: 3, expectedPieceId: 'piece-refill', piece: { ...refill, pieceId: 'late' } }], { underPlaced: false, placementNote: '' })).toBe(false)
+      })
+
+      it('finds garbage uploads and aborts stale pending ones', async () => {
+        await store.createBucket(makeBucket('b'))
+        const { object: replaced } = await putObject(store, 'b', 'x', { segments: [makeSegment(0)] })
+        await putObject(store, 'b', 'x', { segments: [makeSegment(0)] })
+        const { object: deleted } = await putObject(store, 'b', 'y', { segments: [makeSegment(0)] })
+        await store.deleteObject('b', 'y')
+        const aborted = newUploadId()
+        await store.beginUpload({ id: aborted, bucket: 'b', key: 'z', createdAt: 1_600_000_000_000 })
+        await store.abortUpload(aborted)
+        const stale = newUploadId()
+        await store.beginUpload({ id: stale, bucket: 'b', key: 's', createdAt: 1_500_000_000_000 })
+        const fresh = newUploadId()
+        await store.beginUpload({ id: fresh, bucket: 'b', key: 'f', createdAt: 1_800_000_000_000 })
+
+        expect(new Set(await store.garbageUploads(1_700_000_000_001, 100))).toEqual(new Set([replaced.uploadId, deleted.uploadId, aborted]))
+        expect(await store.garbageUploads(1_650_000_000_000, 100)).toEqual([aborted])
+        expect(await store.garbageUploads(1_700_000_000_001, 1)).toEqual([aborted]) // oldest first
+        expect(await store.abortStaleUploads(1_700_000_000_000)).toBe(1)
+        expect((await store.getUpload(stale))?.state).toBe('aborted')
+        expect((await store.getUpload(fresh))?.state).toBe('pending')
+        for (const id of await store.garbageUploads(1_700_000_000_001, 100)) await store.purgeUpload(id)
+        expect(await store.garbageUploads(1_900_000_000_000, 100)).toEqual([])
       })
     })
   })

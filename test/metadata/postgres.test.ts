@@ -100,7 +100,7 @@ if (unreachable !== undefined && !required) {
         await store.migrate()
         const { rows } = await admin(async (c) => await c.query<{ table_name: string }>(
           'select table_name from information_schema.tables where table_schema = $1 order by table_name', [schema]))
-        expect(rows.map((r) => r.table_name)).toEqual(['access_keys', 'accounts', 'buckets', 'nodes', 'objects', 'pieces', 'segments',
+        expect(rows.map((r) => r.table_name)).toEqual(['access_keys', 'accounts', 'buckets', 'node_reputation', 'nodes', 'objects', 'pieces', 'segments',
           'shoal_metadata_migration', 'shoal_metadata_migration_lock', 'uploads'])
         const { rows: keyColumns } = await admin(async (c) => await c.query<{ collation_name: string | null }>(
           `select collation_name from information_schema.columns where table_schema = $1 and table_name = 'objects' and column_name = 'key'`, [schema]))
