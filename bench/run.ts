@@ -220,7 +220,9 @@ interface Network { readonly coordinator: { readonly url: string, readonly pid: 
 interface ShoalNetwork { readonly upPid: number, readonly dir: string, readonly network: Network, readonly stderr: () => string }
 
 async function startShoal (dir: string, nodes: number, cleanup: Cleanup): Promise<ShoalNetwork> {
-  const child = spawn(process.execPath, [SHOAL_BIN, 'up', '--dir', dir, '--port', '0', '--json', '--nodes', String(nodes), '--segment-size', SEGMENT_SIZE],
+  // Durability timers off: the durability phase runs audits and repair itself, so they never overlap a timed phase.
+  const child = spawn(process.execPath, [SHOAL_BIN, 'up', '--dir', dir, '--port', '0', '--json', '--nodes', String(nodes), '--segment-size', SEGMENT_SIZE,
+    '--audit-interval', '0', '--repair-interval', '0', '--gc-interval', '0', '--repair-grace', `${REPAIR_GRACE_SECONDS}s`],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
   const stderr = tail(child.stderr)
   cleanup.pids.add(child.pid!)
@@ -475,7 +477,27 @@ const SMALL_PHASES: SmallPhase[] = ['baseline small put', 'baseline small get', 
 type Phase = LargePhase | SmallPhase
 const PHASES: Phase[] = [...LARGE_PHASES, ...SMALL_PHASES]
 
+/** Grace before an offline node's pieces are repaired, in the bench network. */
+const REPAIR_GRACE_SECONDS = 1
+/** Audit rounds measured for the audit cost. */
+const AUDIT_ROUNDS = 5
+
+interface DurabilityResults {
+  /** Audit rounds over all 9 nodes: audits made and bytes of replies, and the average piece size audited. */
+  readonly audits: number
+  readonly auditBytes: number
+  readonly bytesPerAudit: number
+  readonly pieceBytes: number
+  /** One provider (a third of the nodes) frozen: what one repair pass rebuilt and how fast. */
+  readonly provider: string
+  readonly segmentsRepaired: number
+  readonly bytesRebuilt: number
+  readonly repairSeconds: number
+  readonly repairMBps: number
+}
+
 interface Results {
+  readonly durability: DurabilityResults
   readonly date: string
   readonly node: string
   readonly platform: string
@@ -642,6 +664,10 @@ async function runBench (options: Options, cleanup: Cleanup, log: (line: string)
     throw err
   }
 
+  signal.throwIfAborted()
+  log('bench: durability: audit cost, then repair throughput with one provider frozen …')
+  const durability = await measureDurability(network, log)
+
   // The network stops before the codec runs, so the codec has the machine to itself.
   log('bench: stopping `shoal up` and the baseline server …')
   await cleanup.run(log) // closes the clients, stops shoal up, the baseline server, removes the folder
@@ -665,6 +691,7 @@ async function runBench (options: Options, cleanup: Cleanup, log: (line: string)
   }
   const ratio = (shoalPhase: Phase, baselinePhase: Phase): number => median(rates[shoalPhase]) / median(rates[baselinePhase])
   return {
+    durability,
     date: new Date().toISOString(),
     node: process.version,
     platform: `${process.platform}-${process.arch}`,
@@ -689,6 +716,63 @@ async function runBench (options: Options, cleanup: Cleanup, log: (line: string)
     },
     cpuSeconds: cpu,
     wallSeconds: wall
+  }
+}
+
+async function postJson (url: string): Promise<any> {
+  const r = await simpleRequest('POST', url)
+  if (r.status !== 200) throw new HttpStatusError(`POST ${url} → ${r.status}: ${r.body}`)
+  return JSON.parse(r.body)
+}
+
+/**
+ * Audit cost: AUDIT_ROUNDS audit rounds, bytes per audit against the average piece size (what a
+ * whole-piece download would cost). Repair throughput: freeze every node of one provider (SIGSTOP),
+ * wait until they are offline past the grace, time one repair pass, and thaw them.
+ */
+async function measureDurability (network: Network, log: (line: string) => void): Promise<DurabilityResults> {
+  const api = network.coordinator.url
+  let audits = 0
+  let auditBytes = 0
+  for (let i = 0; i < AUDIT_ROUNDS; i++) {
+    const r = await postJson(`${api}/api/durability/audit`)
+    audits += r.audits
+    auditBytes += r.bytes
+    if (r.failures > 0) throw new BenchFailedError(`audit round ${i + 1} failed ${r.failures} audits on a healthy network`)
+  }
+  const status = JSON.parse((await simpleRequest('GET', `${api}/api/status`)).body)
+  const pieces = status.nodes.reduce((a: number, n: any) => a + n.pieces, 0)
+  const pieceBytes = pieces === 0 ? 0 : status.nodes.reduce((a: number, n: any) => a + n.pieceBytes, 0) / pieces
+  const provider = network.nodes[0].provider
+  const frozen = network.nodes.filter((n) => n.provider === provider)
+  for (const n of frozen) process.kill(n.pid, 'SIGSTOP')
+  try {
+    const deadline = Date.now() + 30_000
+    for (;;) {
+      const s = JSON.parse((await simpleRequest('GET', `${api}/api/status`)).body)
+      if (s.nodes.filter((n: any) => !n.online).length >= frozen.length) break
+      if (Date.now() > deadline) throw new BenchFailedError('frozen nodes never showed as offline')
+      await new Promise((resolve) => setTimeout(resolve, 250))
+    }
+    await new Promise((resolve) => setTimeout(resolve, REPAIR_GRACE_SECONDS * 1000 + 200))
+    const started = performance.now()
+    const r = await postJson(`${api}/api/durability/repair`)
+    const repairSeconds = (performance.now() - started) / 1000
+    if (r.failed > 0 || (r.atRisk > 0 && r.repaired === 0)) throw new BenchFailedError(`repair pass: ${JSON.stringify(r)}`)
+    log(`bench: repair rebuilt ${r.piecesRebuilt} pieces of ${r.repaired} segments (${(r.bytesRebuilt / 1e6).toFixed(0)} MB) in ${repairSeconds.toFixed(1)} s`)
+    return {
+      audits,
+      auditBytes,
+      bytesPerAudit: audits === 0 ? 0 : auditBytes / audits,
+      pieceBytes,
+      provider,
+      segmentsRepaired: r.repaired,
+      bytesRebuilt: r.bytesRebuilt,
+      repairSeconds,
+      repairMBps: r.bytesRebuilt / repairSeconds / 1e6
+    }
+  } finally {
+    for (const n of frozen) process.kill(n.pid, 'SIGCONT')
   }
 }
 
@@ -730,6 +814,8 @@ function render (r: Results): string {
     ['S3 GetObject', mb(n['s3 download'].medianMBps), mb(n['baseline download'].medianMBps), x(r.ratios.s3Download), verdict(r.ratios.s3Download, r.targets.s3Download)],
     [`S3 small PUT, ${smallLabel}`, ops(m['s3 small put'].medianOpsPerSecond), ops(m['baseline small put'].medianOpsPerSecond), x(r.ratios.smallPut), verdict(r.ratios.smallPut, r.targets.smallObjects)],
     [`S3 small GET, ${smallLabel}`, ops(m['s3 small get'].medianOpsPerSecond), ops(m['baseline small get'].medianOpsPerSecond), x(r.ratios.smallGet), verdict(r.ratios.smallGet, r.targets.smallObjects)],
+    [`repair: one provider of ${r.options.nodes} nodes frozen`, mb(r.durability.repairMBps), mb(n['baseline download'].medianMBps), x(r.durability.repairMBps / n['baseline download'].medianMBps), 'rebuilt vs baseline GET'],
+    ['audit cost (bytes per audit)', `${(r.durability.bytesPerAudit / 1024).toFixed(1)} KiB`, `${(r.durability.pieceBytes / 1024 / 1024).toFixed(1)} MiB`, x(r.durability.bytesPerAudit / Math.max(1, r.durability.pieceBytes)), 'vs whole piece'],
     ['codec 4+2 encode, 16 MiB shards', gb(r.codec.native.encodeGBps), gb(r.codec.reference.encodeGBps), x(r.codec.native.encodeGBps / r.codec.reference.encodeGBps), 'vs reference'],
     ['codec 4+2 decode, 16 MiB shards', gb(r.codec.native.decodeGBps), gb(r.codec.reference.decodeGBps), x(r.codec.native.decodeGBps / r.codec.reference.decodeGBps), 'vs reference']
   ]

@@ -49,6 +49,13 @@ export interface NodeStatus {
   pieces: number
   pieceBytes: number
   failures: number
+  standing?: string
+  standingReason?: string
+  exitState?: string
+  audits?: number
+  auditFailures?: number
+  auditScore?: number
+  uptimeScore?: number
 }
 
 export interface SpreadEntry { nodes: number, online: number, pieces: number, bytes: number }
@@ -93,6 +100,28 @@ export class CoordinatorClient {
 
   async status (): Promise<StatusResult> {
     return await this.#json('GET', '/api/status')
+  }
+
+  /** Starts a graceful exit of a node. */
+  async exitNode (nodeId: string): Promise<{ node: string, exitState: string }> {
+    return await this.#json('POST', `/api/nodes/${encodeURIComponent(nodeId)}/exit`)
+  }
+
+  /** Runs one audit round, repair pass or GC pass now and returns its report. */
+  async runDurability (task: 'audit' | 'repair' | 'gc'): Promise<any> {
+    return await this.#json('POST', `/api/durability/${task}`)
+  }
+
+  async durability (): Promise<any> {
+    return await this.#json('GET', '/api/durability')
+  }
+
+  async risk (bucket?: string): Promise<any> {
+    return await this.#json('GET', bucket === undefined ? '/api/risk' : `/api/risk?bucket=${encodeURIComponent(bucket)}`)
+  }
+
+  async outage (dimension: string, value: string): Promise<any> {
+    return await this.#json('GET', `/api/risk/outage?${encodeURIComponent(dimension)}=${encodeURIComponent(value)}`)
   }
 
   async listKeys (): Promise<Array<{ accessKeyId: string, account: string, createdAt: string }>> {

@@ -18,6 +18,14 @@ export function parseBytes (text: string): number {
   return Math.round(Number(m[1]) * base ** power)
 }
 
+/** Parses "500ms", "30s", "2m", "1h", "7d" or plain milliseconds → ms. Throws RangeError naming the accepted forms. */
+export function parseDuration (text: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/i.exec(text)
+  if (m === null) throw new RangeError(`"${text}" is not a duration; use e.g. 500ms, 30s, 2m, 1h or 7d (0 turns a timer off)`)
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3600_000, d: 86_400_000 }[(m[2] ?? 'ms').toLowerCase() as 'ms']
+  return Math.round(Number(m[1]) * unit)
+}
+
 export function formatRate (bytesPerSecond: number): string {
   return `${(bytesPerSecond / 1e6).toFixed(1)} MB/s`
 }

@@ -7,7 +7,7 @@ import { rename, rm, stat } from 'node:fs/promises'
 import { basename, join } from 'node:path'
 import { Transform } from 'node:stream'
 import { CoordinatorClient } from './client.js'
-import { formatBytes, formatRate, ProgressBar, table } from './format.js'
+import { formatBytes, formatRate, parseDuration, ProgressBar, table } from './format.js'
 import { findCoordinator } from './network.js'
 
 export interface GlobalOptions {
@@ -31,11 +31,11 @@ export function parseTarget (text: string): { bucket: string, key: string } {
   return { bucket, key }
 }
 
-async function client (g: GlobalOptions): Promise<CoordinatorClient> {
+export async function client (g: GlobalOptions): Promise<CoordinatorClient> {
   return new CoordinatorClient(await findCoordinator(g))
 }
 
-function out (g: GlobalOptions, json: unknown, text: string): void {
+export function out (g: GlobalOptions, json: unknown, text: string): void {
   process.stdout.write((g.json === true ? JSON.stringify(json) : text) + '\n')
 }
 
@@ -249,9 +249,16 @@ export async function status (g: GlobalOptions): Promise<number> {
     const lines: string[] = []
     lines.push(`Coordinator ${c.url}   nodes ${online}/${nodes.length} online   objects ${s.objects} (${formatBytes(s.bytes)})   segments ${s.segments}   under-placed segments ${s.underPlacedSegments}`)
     lines.push('')
-    lines.push(table(['NODE', 'PROVIDER', 'REGION', 'OPERATOR', 'STATE', 'USED', 'FREE', 'PIECES', 'FAILURES', 'URL'], nodes.map((n) => [
-      n.id.slice(0, 12), n.provider, n.region, n.operator, n.online ? 'online' : 'OFFLINE', formatBytes(n.usedBytes), formatBytes(n.freeBytes), String(n.pieces), String(n.failures), n.url
+    lines.push(table(['NODE', 'PROVIDER', 'REGION', 'OPERATOR', 'STATE', 'STANDING', 'AUDITS', 'SCORE', 'UPTIME', 'USED', 'FREE', 'PIECES', 'URL'], nodes.map((n) => [
+      n.id.slice(0, 12), n.provider, n.region, n.operator, n.online ? 'online' : 'OFFLINE',
+      (n.standing ?? '-') + (n.exitState !== undefined && n.exitState !== 'none' ? ` (${n.exitState})` : ''),
+      n.audits === undefined ? '-' : `${n.audits - (n.auditFailures ?? 0)}/${n.audits}`,
+      n.auditScore === undefined ? '-' : n.auditScore.toFixed(2),
+      n.uptimeScore === undefined ? '-' : `${(100 * n.uptimeScore).toFixed(0)}%`,
+      formatBytes(n.usedBytes), formatBytes(n.freeBytes), String(n.pieces), n.url
     ])))
+    const flagged = nodes.filter((n) => n.standingReason !== undefined && n.standingReason !== '')
+    for (const n of flagged) lines.push(`  ${n.id.slice(0, 12)} is ${n.standing ?? ''}: ${n.standingReason ?? ''}`)
     for (const dim of ['provider', 'region'] as const) {
       lines.push('')
       const spread = s.spread[dim]
@@ -260,8 +267,63 @@ export async function status (g: GlobalOptions): Promise<number> {
         name, String(v.nodes), String(v.online), String(v.pieces), totalPieces === 0 ? '-' : `${(100 * v.pieces / totalPieces).toFixed(0)}%`, formatBytes(v.bytes)
       ])))
     }
+    const d = (s as { durability?: any }).durability
+    if (d !== undefined) {
+      lines.push('')
+      lines.push(`Audits: ${d.audits.audits} in ${d.audits.rounds} rounds, ${d.audits.failures} failed, ${d.audits.bytesPerAudit} B per audit.   ` +
+        `Repair: ${d.repair.repaired} segments repaired (${formatBytes(d.repair.bytesRebuilt)} rebuilt), ${d.repair.atRisk} at risk at the last check.`)
+    }
     if (s.underPlacedSegments > 0) lines.push(`\n${s.underPlacedSegments} segment(s) are under-placed: written while a failure domain was offline; they are re-spread when it returns.`)
     process.stdout.write(lines.join('\n') + '\n')
+    return 0
+  } finally {
+    c.close()
+  }
+}
+
+/** `shoal node exit NODE`: drain a node (its pieces are moved first), optionally waiting until it is done. */
+export async function nodeExit (nodeId: string, opts: GlobalOptions & { wait?: boolean, timeout?: string }): Promise<number> {
+  const c = await client(opts)
+  try {
+    const status = await c.status()
+    const matches = status.nodes.filter((n) => n.id === nodeId || n.id.startsWith(nodeId))
+    if (matches.length !== 1) throw new RangeError(matches.length === 0 ? `no node ${nodeId}; \`shoal status\` lists them` : `${nodeId} matches ${matches.length} nodes; give more of the id`)
+    const node = matches[0]
+    await c.exitNode(node.id)
+    if (opts.wait !== true) {
+      out(opts, { node: node.id, exitState: 'exiting' }, `node ${node.id} is exiting: repair moves its ${node.pieces} pieces away, then it leaves. Watch with \`shoal status\` or use --wait.`)
+      return 0
+    }
+    const deadline = Date.now() + (opts.timeout === undefined ? 600_000 : parseDuration(opts.timeout))
+    for (;;) {
+      await c.runDurability('repair')
+      const now = (await c.status()).nodes.find((n) => n.id === node.id)
+      if (now?.exitState === 'exited') {
+        out(opts, { node: node.id, exitState: 'exited' }, `node ${node.id} has exited: every piece it held now lives elsewhere.`)
+        return 0
+      }
+      if (opts.json !== true) process.stderr.write(`\r${now?.pieces ?? 0} pieces left on ${node.id.slice(0, 12)} …   `)
+      if (Date.now() > deadline) throw new Error(`node ${node.id} still holds ${now?.pieces ?? '?'} pieces; the exit goes on in the background`)
+      await new Promise((resolve) => setTimeout(resolve, 1000))
+    }
+  } finally {
+    c.close()
+  }
+}
+
+/** `shoal repair|audit|gc`: run one pass now and print its report. */
+export async function runTask (task: 'audit' | 'repair' | 'gc', opts: GlobalOptions): Promise<number> {
+  const c = await client(opts)
+  try {
+    const r = await c.runDurability(task)
+    const text = task === 'audit'
+      ? `audited ${r.audits} pieces on ${r.nodes} nodes: ${r.successes} passed, ${r.failures} failed, ${r.unknown} unanswered, ${r.offline} offline; ${r.bytes} bytes moved` +
+        (r.failed.length > 0 ? '\n' + r.failed.map((f: any) => `  FAILED ${f.nodeId.slice(0, 12)} piece ${f.pieceId.slice(0, 12)}: ${f.reason}`).join('\n') : '')
+      : task === 'repair'
+        ? `checked ${r.checked} segments: ${r.atRisk} at risk, ${r.repaired} repaired (${r.piecesRebuilt} pieces, ${formatBytes(r.bytesRebuilt)} rebuilt), ${r.failed} failed, ${r.unrepairable} not repairable now` +
+          (r.exited.length > 0 ? `; exited: ${r.exited.join(', ')}` : '')
+        : `aborted ${r.abortedStale} stale uploads, purged ${r.purgedUploads}, deleted ${r.deletedPieces} unreferenced pieces (${formatBytes(r.deletedBytes)}) on ${r.nodes.length} nodes`
+    out(opts, r, text)
     return 0
   } finally {
     c.close()

@@ -6,7 +6,8 @@ import { resolve } from 'node:path'
 import { Coordinator } from '../coordinator/coordinator.js'
 import { NodeAgent } from '../node/node-agent.js'
 import { createLogger } from '../util/logger.js'
-import { parseBytes } from './format.js'
+import { parseBytes, parseDuration } from './format.js'
+import type { DurabilityInit } from '../coordinator/durability.js'
 
 export interface CoordinatorOptions {
   dir: string
@@ -17,6 +18,25 @@ export interface CoordinatorOptions {
   s3Port?: string
   json?: boolean
   exitWithParent?: string
+  auditInterval?: string
+  repairInterval?: string
+  repairGrace?: string
+  repairBandwidth?: string
+  gcInterval?: string
+  gcGrace?: string
+}
+
+/** The durability settings given on the command line (unset ones keep durability.ts's defaults). */
+export function durabilityFrom (opts: CoordinatorOptions): DurabilityInit {
+  const ms = (v: string | undefined): number | undefined => v === undefined ? undefined : parseDuration(v)
+  return {
+    auditIntervalMs: ms(opts.auditInterval),
+    repairIntervalMs: ms(opts.repairInterval),
+    repairGraceMs: ms(opts.repairGrace),
+    repairBandwidth: opts.repairBandwidth === undefined ? undefined : parseBytes(opts.repairBandwidth),
+    gcIntervalMs: ms(opts.gcInterval),
+    gcGraceMs: ms(opts.gcGrace)
+  }
 }
 
 export async function runCoordinator (opts: CoordinatorOptions): Promise<number> {
@@ -27,7 +47,8 @@ export async function runCoordinator (opts: CoordinatorOptions): Promise<number>
     port: parsePort(opts.port),
     metadataUrl: opts.metadata,
     segmentSize: opts.segmentSize === undefined ? undefined : parseBytes(opts.segmentSize),
-    s3Port: opts.s3Port === undefined ? undefined : opts.s3Port === 'off' ? false : parsePort(opts.s3Port)
+    s3Port: opts.s3Port === undefined ? undefined : opts.s3Port === 'off' ? false : parsePort(opts.s3Port),
+    durability: durabilityFrom(opts)
   }, { logger })
   await coordinator.start()
   ready(opts.json === true, { event: 'ready', role: 'coordinator', id: coordinator.id, publicKey: coordinator.publicKey, url: coordinator.url, s3: coordinator.s3Url, region: coordinator.s3Region, pid: process.pid },

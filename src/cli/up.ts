@@ -40,7 +40,26 @@ export interface UpOptions {
   segmentSize?: string
   s3Port?: string
   json?: boolean
+  auditInterval?: string
+  repairInterval?: string
+  repairGrace?: string
+  repairBandwidth?: string
+  gcInterval?: string
+  gcGrace?: string
 }
+
+/**
+ * Durability timers of a local network: much shorter than production's so that audits, repair and
+ * garbage collection can be watched (and drilled) within minutes.
+ */
+export const LOCAL_DURABILITY = {
+  auditInterval: '2s',
+  repairInterval: '5s',
+  repairGrace: '30s',
+  repairBandwidth: '0',
+  gcInterval: '30s',
+  gcGrace: '2m'
+} as const
 
 const BIN = fileURLToPath(new URL('../../../bin/shoal.js', import.meta.url))
 
@@ -86,6 +105,12 @@ export async function runUp (opts: UpOptions): Promise<number> {
     const coord = await start(children, join(dir, 'logs', 'coordinator.log'),
       ['coordinator', '--dir', join(dir, 'coordinator'), '--port', String(port), '--segment-size', opts.segmentSize ?? '64MiB',
         '--s3-port', opts.s3Port ?? (port === 0 ? '0' : String(DEFAULT_S3_PORT)),
+        '--audit-interval', opts.auditInterval ?? LOCAL_DURABILITY.auditInterval,
+        '--repair-interval', opts.repairInterval ?? LOCAL_DURABILITY.repairInterval,
+        '--repair-grace', opts.repairGrace ?? LOCAL_DURABILITY.repairGrace,
+        '--repair-bandwidth', opts.repairBandwidth ?? LOCAL_DURABILITY.repairBandwidth,
+        '--gc-interval', opts.gcInterval ?? LOCAL_DURABILITY.gcInterval,
+        '--gc-grace', opts.gcGrace ?? LOCAL_DURABILITY.gcGrace,
         '--json', '--exit-with-parent', String(process.pid)])
     const coordinatorUrl = coord.url as string
     const nodes: NetworkNode[] = []

@@ -17,6 +17,11 @@
  *   GET    /api/objects/:bucket/:key?locate   where each segment's pieces are (node, provider, region)
  *   HEAD   /api/objects/:bucket/:key          metadata only
  *   DELETE /api/objects/:bucket/:key          delete
+ *   GET    /api/durability                    audit, repair and GC totals
+ *   POST   /api/durability/audit|repair|gc    run one audit round / repair pass / GC pass now; → its report
+ *   POST   /api/nodes/:id/exit                start a graceful exit (pieces are moved, then the node leaves)
+ *   GET    /api/risk[?bucket=B]               concentration and blast radius (src/risk)
+ *   GET    /api/risk/outage?provider=P (or region, operator, country, asn, node)   dry-run of one domain's outage
  *
  * Errors become JSON `{ error: { name, message } }` in one place, `#fail`, which never leaks internals.
  */
@@ -35,6 +40,8 @@ import type { CoordinatorBroker } from './broker.js'
 import type { Keyring } from './keyring.js'
 import { DEFAULT_ACCOUNT } from './keyring.js'
 import { validateBucketName, validateObjectKey } from './names.js'
+import type { Durability } from './durability.js'
+import { RISK_DIMENSIONS, type OutageDomain } from '../risk/index.js'
 
 /** Largest heartbeat or settings body accepted. */
 const SMALL_BODY_LIMIT = 64 * 1024
@@ -65,6 +72,7 @@ export interface ApiComponents {
   readonly registry: NodeRegistry
   readonly gateway: Gateway
   readonly keyring: Keyring
+  readonly durability?: Durability
   readonly logger: Logger
 }
 
@@ -116,6 +124,8 @@ export class CoordinatorApi {
         sendJson(res, 200, reply)
       } else if (rawPath === '/api/status' && method === 'GET') {
         sendJson(res, 200, await this.#status())
+      } else if (parts[0] === 'api' && (parts[1] === 'durability' || parts[1] === 'risk' || (parts[1] === 'nodes' && parts[3] === 'exit'))) {
+        await this.#durability(res, method, url, parts.slice(1))
       } else if (parts[0] === 'api' && parts[1] === 'keys') {
         await this.#keys(req, res, method, parts.slice(2))
       } else if (parts[0] === 'api' && parts[1] === 'buckets') {
@@ -254,7 +264,7 @@ export class CoordinatorApi {
         index: s.index, size: s.plainSize, k: s.k, m: s.m, underPlaced: s.underPlaced, placementNote: s.placementNote,
         pieces: s.pieces.map((p) => {
           const node = this.#c.registry.get(p.nodeId)
-          return { index: p.pieceIndex, nodeId: p.nodeId, size: p.size, provider: node?.provider, region: node?.region, operator: node?.operator, online: node?.online ?? false }
+          return { index: p.pieceIndex, nodeId: p.nodeId, pieceId: p.pieceId, size: p.size, provider: node?.provider, region: node?.region, operator: node?.operator, online: node?.online ?? false }
         })
       }))
     }
@@ -277,12 +287,60 @@ export class CoordinatorApi {
     return { objects: objects.map(objectJson), prefixes, truncated, nextStartAfter: truncated ? last : null }
   }
 
+  async #durability (res: ServerResponse, method: string, url: URL, parts: string[]): Promise<void> {
+    const d = this.#c.durability
+    if (d === undefined) throw new BadRequestError('this coordinator runs without durability services')
+    const path = parts.join('/')
+    if (path === 'durability' && method === 'GET') return sendJson(res, 200, d.summary())
+    if (path === 'durability/audit' && method === 'POST') return sendJson(res, 200, await d.audit())
+    if (path === 'durability/repair' && method === 'POST') return sendJson(res, 200, await d.repair())
+    if (path === 'durability/gc' && method === 'POST') return sendJson(res, 200, await d.collect())
+    if (parts[0] === 'nodes' && parts.length === 3 && method === 'POST') {
+      const id = decodePathPart(parts[1])
+      const node = this.#c.registry.get(id)
+      if (node === undefined) throw new NotFoundErrorForApi(`no node ${id.slice(0, 80)}; \`shoal status\` lists the nodes`)
+      await d.exit(id)
+      return sendJson(res, 202, { node: id, exitState: d.reputation.get(id).exitState })
+    }
+    if (path === 'risk' && method === 'GET') {
+      const bucket = url.searchParams.get('bucket') ?? undefined
+      if (bucket !== undefined && await this.#c.metadata.getBucket(bucket) === undefined) throw new NoSuchObjectError(`bucket ${bucket} does not exist`)
+      return sendJson(res, 200, await d.risk(bucket))
+    }
+    if (path === 'risk/outage' && method === 'GET') {
+      const given = [...RISK_DIMENSIONS, 'node' as const].filter((dim) => url.searchParams.has(dim))
+      if (given.length !== 1) throw new BadRequestError(`name exactly one domain: ${[...RISK_DIMENSIONS, 'node'].map((x) => `${x}=…`).join(', ')}`)
+      const domain = { dimension: given[0], value: url.searchParams.get(given[0]) ?? '' } as OutageDomain
+      return sendJson(res, 200, await d.outage(domain))
+    }
+    throw new NotFoundErrorForApi(`no route for ${method} /api/${path.slice(0, 100)}`)
+  }
+
   async #status (): Promise<unknown> {
     const stats = await this.#c.metadata.stats()
     const failures = this.#c.broker.failures()
     const nodes = this.#c.registry.list().map((n) => {
       const held = stats.piecesPerNode.get(n.id)
-      return { ...n, pieces: held?.pieces ?? 0, pieceBytes: held?.bytes ?? 0, failures: failures.get(n.id) ?? 0 }
+      const reputation = this.#c.durability?.reputation.view(n.id)
+      return {
+        ...n,
+        pieces: held?.pieces ?? 0,
+        pieceBytes: held?.bytes ?? 0,
+        failures: failures.get(n.id) ?? 0,
+        ...(reputation === undefined
+          ? {}
+          : {
+              standing: reputation.standing,
+              standingReason: reputation.standingReason,
+              exitState: reputation.exitState,
+              audits: reputation.audits,
+              auditFailures: reputation.auditFailures,
+              auditScore: round(reputation.auditScore),
+              unknownScore: round(reputation.unknownScore),
+              uptimeScore: round(reputation.uptimeScore),
+              latencyMs: round(reputation.latencyMs)
+            })
+      }
     })
     const spread = (dim: 'provider' | 'region'): Record<string, { nodes: number, online: number, pieces: number, bytes: number }> => {
       const out: Record<string, { nodes: number, online: number, pieces: number, bytes: number }> = {}
@@ -302,7 +360,8 @@ export class CoordinatorApi {
       objects: stats.objects,
       bytes: stats.bytes,
       segments: stats.segments,
-      underPlacedSegments: stats.underPlacedSegments
+      underPlacedSegments: stats.underPlacedSegments,
+      durability: this.#c.durability?.summary()
     }
   }
 
@@ -315,6 +374,15 @@ export class CoordinatorApi {
     const message = status === 500 ? 'internal error; see the coordinator log' : e.message
     replyAfterBody(req, res, () => { sendJson(res, status, { error: { name: status === 500 ? 'InternalError' : e.name, message } }) })
   }
+}
+
+function round (x: number): number {
+  return Math.round(x * 1000) / 1000
+}
+
+/** A missing node or route (HTTP 404). */
+class NotFoundErrorForApi extends Error {
+  override readonly name = 'NotFoundError'
 }
 
 function bucketJson (b: BucketRecord): unknown {

@@ -10,6 +10,9 @@ import type { BucketSettings } from '../gateway/bucket-settings.js'
 import type { DownloadGrant, PieceBroker, PieceGrant, UploadPlan } from '../gateway/broker.js'
 import type { Logger } from '../util/logger.js'
 import { labelsOf, type NodeRegistry } from './registry.js'
+import type { ReputationBook } from './reputation-book.js'
+import { VETTING_SHARE } from './reputation.js'
+import { PlacementError } from '../placement/index.js'
 
 export interface BrokerComponents {
   readonly registry: NodeRegistry
@@ -19,6 +22,8 @@ export interface BrokerComponents {
   readonly gateway: Identity
   readonly logger: Logger
   readonly random?: () => number
+  /** When given, placement skips suspended, disqualified and exiting nodes and limits vetting ones. */
+  readonly reputation?: ReputationBook
 }
 
 export class CoordinatorBroker implements PieceBroker {
@@ -30,14 +35,32 @@ export class CoordinatorBroker implements PieceBroker {
   }
 
   async planUpload (settings: BucketSettings, pieceBytes: number, options: { exclude?: ReadonlySet<string> } = {}): Promise<UploadPlan> {
-    const result = selectNodes(this.#c.registry.candidates(options.exclude), {
+    const random = this.#c.random ?? Math.random
+    const request = {
       k: settings.k,
       total: settings.k + settings.m,
       spares: settings.spares,
       pieceBytes,
-      policy: settings.policy,
-      mode: settings.underPlacement === 'refuse' ? 'strict' : 'best-effort'
-    }, this.#c.random ?? Math.random)
+      policy: settings.policy
+    }
+    const all = this.candidates(options.exclude)
+    let result: ReturnType<typeof selectNodes> | undefined
+    const book = this.#c.reputation
+    if (book !== undefined) {
+      // Vetted nodes first; a vetting node joins one segment in 1/VETTING_SHARE, or whenever vetted
+      // nodes alone can't hold the segment under its policy.
+      const vetted = all.filter((c) => book.isVetted(c.id))
+      const vetting = all.filter((c) => !book.isVetted(c.id))
+      const pool = vetting.length > 0 && random() < VETTING_SHARE ? [...vetted, vetting[Math.floor(random() * vetting.length)]] : vetted
+      if (pool.length < all.length && pool.length >= request.total) {
+        try {
+          result = selectNodes(pool, { ...request, mode: 'strict' }, random)
+        } catch (err) {
+          if (!(err instanceof PlacementError)) throw err
+        }
+      }
+    }
+    result ??= selectNodes(all, { ...request, mode: settings.underPlacement === 'refuse' ? 'strict' : 'best-effort' }, random)
     if (result.unmet.length > 0) this.#c.logger.warn('writing under-placed segment', { unmet: result.unmet, reason: result.reason })
     return {
       pieces: result.nodes.map((n) => this.#grant(n, 'put', pieceBytes)),
@@ -47,9 +70,39 @@ export class CoordinatorBroker implements PieceBroker {
     }
   }
 
+  /** Online nodes that may receive new pieces (reputation permitting), minus `exclude`. */
+  candidates (exclude?: ReadonlySet<string>): Candidate[] {
+    const book = this.#c.reputation
+    const all = this.#c.registry.candidates(exclude)
+    return book === undefined ? all : all.filter((c) => book.acceptsPieces(c.id))
+  }
+
+  /** A put grant for one new piece on a chosen node (repair). */
+  grantPut (nodeId: string, pieceBytes: number): PieceGrant {
+    const node = this.#c.registry.get(nodeId)
+    if (node === undefined) throw new TypeError(`unknown node ${nodeId}`)
+    return this.#grant({ id: nodeId, labels: labelsOf(node), freeBytes: node.freeBytes }, 'put', pieceBytes)
+  }
+
+  /** An audit grant for one stored piece. */
+  grantAudit (nodeId: string, pieceId: string, pieceBytes: number): PieceGrant | undefined {
+    const node = this.#c.registry.get(nodeId)
+    if (node === undefined) return undefined
+    const limit = this.#limit(node.id, pieceId, 'audit', pieceBytes)
+    return {
+      nodeId: node.id,
+      nodeUrl: node.url,
+      nodePublicKey: node.publicKey,
+      labels: labelsOf(node),
+      pieceId,
+      orderLimit: signOrderLimit(this.#c.coordinator, limit),
+      orderProof: signOrderProof(this.#c.gateway, limit)
+    }
+  }
+
   async planReplacements (_settings: BucketSettings, pieceBytes: number, count: number, exclude: ReadonlySet<string>): Promise<PieceGrant[]> {
     const random = this.#c.random ?? Math.random
-    const candidates = this.#c.registry.candidates(exclude).filter((c) => c.freeBytes >= pieceBytes)
+    const candidates = this.candidates(exclude).filter((c) => c.freeBytes >= pieceBytes)
     // Weighted by free space without replacement (Efraimidis–Spirakis keys): roomier nodes first.
     const keyed = candidates.map((c) => ({ c, key: Math.pow(random(), 1 / Math.max(1, c.freeBytes / 2 ** 20)) }))
     keyed.sort((a, b) => b.key - a.key)

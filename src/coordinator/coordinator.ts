@@ -16,6 +16,8 @@ import { DEFAULT_S3_PORT, S3Server } from '../gateway/s3/s3-server.js'
 import { CoordinatorBroker } from './broker.js'
 import { DEFAULT_ACCOUNT, Keyring } from './keyring.js'
 import { NodeRegistry, OFFLINE_AFTER_MS } from './registry.js'
+import { Durability, type DurabilityInit } from './durability.js'
+import { ReputationBook } from './reputation-book.js'
 
 /** Default API port (DESIGN.md's local network contract). */
 export const DEFAULT_COORDINATOR_PORT = 7070
@@ -33,6 +35,8 @@ export interface CoordinatorInit {
   s3Port?: number | false
   /** Region the S3 endpoint reports (default us-east-1). */
   s3Region?: string
+  /** Audits, repair, garbage collection: intervals, graces and limits (defaults in durability.ts). */
+  durability?: DurabilityInit
 }
 
 export class Coordinator {
@@ -44,6 +48,7 @@ export class Coordinator {
   #s3: S3Server | undefined
   #pieces: PieceClient | undefined
   #identity: Identity | undefined
+  #durability: Durability | undefined
   #url = ''
 
   constructor (init: CoordinatorInit, components: { logger: Logger }) {
@@ -70,7 +75,9 @@ export class Coordinator {
       await keyring.ensureAccount(DEFAULT_ACCOUNT)
       const registry = this.#registry = new NodeRegistry({ offlineAfterMs: this.#init.offlineAfterMs ?? OFFLINE_AFTER_MS }, { metadata, logger: this.#logger.child('registry') })
       await registry.start()
-      const broker = new CoordinatorBroker({ registry, coordinator: identity, gateway: identity, logger: this.#logger.child('broker') })
+      const reputation = new ReputationBook(this.#init.durability?.reputation ?? {}, { metadata, logger: this.#logger.child('reputation') })
+      await reputation.start()
+      const broker = new CoordinatorBroker({ registry, coordinator: identity, gateway: identity, reputation, logger: this.#logger.child('broker') })
       const pieces = this.#pieces = new PieceClient()
       const codecs = new Map<string, ErasureCodec>()
       const codec = (k: number, m: number): ErasureCodec => {
@@ -81,14 +88,17 @@ export class Coordinator {
       const gateway = new Gateway({ segmentSize: this.#init.segmentSize }, {
         metadata, broker, pieces, codec, ownerSecret: async (id) => await keyring.ownerSecret(id), logger: this.#logger.child('gateway')
       })
+      const durability = this.#durability = new Durability(this.#init.durability ?? {},
+        { metadata, registry, broker, pieces, identity, codec, logger: this.#logger.child('durability') }, reputation)
       this.#api = new CoordinatorApi({ host: this.#init.host ?? '127.0.0.1', port: this.#init.port ?? DEFAULT_COORDINATOR_PORT },
-        { identity, broker, metadata, registry, gateway, keyring, logger: this.#logger.child('api') })
+        { identity, broker, metadata, registry, gateway, keyring, durability, logger: this.#logger.child('api') })
       this.#url = await this.#api.start()
       if (this.#init.s3Port !== false) {
         this.#s3 = new S3Server({ host: this.#init.host ?? '127.0.0.1', port: this.#init.s3Port ?? DEFAULT_S3_PORT, region: this.#init.s3Region },
           { metadata, gateway, keys: keyring, logger: this.#logger.child('s3') })
         await this.#s3.start()
       }
+      durability.start()
       this.#logger.info('coordinator started', { id: identity.id, url: this.#url, s3: this.s3Url })
     } catch (err) {
       await this.stop()
@@ -98,6 +108,8 @@ export class Coordinator {
 
   /** Stops serving and closes the metadata store; safe to call twice. */
   async stop (): Promise<void> {
+    this.#durability?.stop()
+    this.#durability = undefined
     await this.#s3?.stop()
     this.#s3 = undefined
     await this.#api?.stop()

@@ -127,3 +127,94 @@ export class MerkleHasher {
     return this.root().toString('hex')
   }
 }
+
+/** Bytes of a SHA-256 hash: every leaf hash, node hash, proof entry and root. */
+export const MERKLE_HASH_BYTES = 32
+
+/**
+ * Number of leaves (MERKLE_BLOCK_SIZE blocks) in the tree of a piece of `pieceSize` bytes: a trailing
+ * partial block is a leaf of its own, and an empty piece has none. Throws RangeError unless pieceSize
+ * is a non-negative safe integer.
+ */
+export function leafCount (pieceSize: number): number {
+  if (!Number.isSafeInteger(pieceSize) || pieceSize < 0) throw new RangeError('piece size must be a non-negative integer')
+  return Math.ceil(pieceSize / MERKLE_BLOCK_SIZE)
+}
+
+/** MTH over already hashed leaves hashes[lo..hi) (hi > lo), by the RFC 9162 section 2.1.1 split. */
+function subtreeRoot (hashes: readonly Uint8Array[], lo: number, hi: number): Buffer {
+  if (hi - lo === 1) return Buffer.from(hashes[lo])
+  const k = largestPowerOfTwoBelow(hi - lo)
+  return nodeHash(subtreeRoot(hashes, lo, lo + k), subtreeRoot(hashes, lo + k, hi))
+}
+
+/** The largest power of two strictly smaller than n (n ≥ 2). */
+function largestPowerOfTwoBelow (n: number): number {
+  let k = 1
+  while (k * 2 < n) k *= 2
+  return k
+}
+
+/**
+ * The RFC 9162 section 2.1.3.1 inclusion proof (audit path) of leaf `index` in the tree whose leaf
+ * hashes (leafHash of each block) are `leafHashes`: the sibling subtree roots from the leaf up to the
+ * root, nearest first. Costs one hash per leaf. Throws RangeError when index is not a leaf of the tree.
+ */
+export function inclusionProof (leafHashes: readonly Uint8Array[], index: number): Buffer[] {
+  if (!Number.isSafeInteger(index) || index < 0 || index >= leafHashes.length) {
+    throw new RangeError(`leaf index ${index} is outside a tree of ${leafHashes.length} leaves`)
+  }
+  // PATH(m, D[lo:hi]) with k the largest power of two < n: the path into the half holding m, then the
+  // root of the other half. Built top-down, so the result is reversed to list the leaf's sibling first.
+  const path: Buffer[] = []
+  let lo = 0
+  let hi = leafHashes.length
+  while (hi - lo > 1) {
+    const k = largestPowerOfTwoBelow(hi - lo)
+    if (index < lo + k) {
+      path.push(subtreeRoot(leafHashes, lo + k, hi))
+      hi = lo + k
+    } else {
+      path.push(subtreeRoot(leafHashes, lo, lo + k))
+      lo += k
+    }
+  }
+  return path.reverse()
+}
+
+/**
+ * Checks an inclusion proof by the RFC 9162 section 2.1.3.2 algorithm: true iff `proof` proves that
+ * `leafHash` is leaf `index` of a `treeSize`-leaf tree with root `root`. Returns false (never throws)
+ * for any bad input: an index outside the tree, a proof of the wrong length, hashes that are not 32 bytes.
+ */
+export function verifyInclusion (leafHash: Uint8Array, index: number, treeSize: number, proof: readonly Uint8Array[], root: Uint8Array): boolean {
+  try {
+    if (!Number.isSafeInteger(index) || !Number.isSafeInteger(treeSize) || index < 0 || index >= treeSize) return false
+    if (!isHash(leafHash) || !isHash(root) || !Array.isArray(proof)) return false
+    // Integer halving by division: the indices may exceed 2^32, where JavaScript's bit operators wrap.
+    let fn = index
+    let sn = treeSize - 1
+    let r: Buffer = Buffer.from(leafHash)
+    for (const p of proof) {
+      if (!isHash(p) || sn === 0) return false
+      if (fn % 2 === 1 || fn === sn) {
+        r = nodeHash(p, r)
+        while (fn % 2 === 0 && fn !== 0) {
+          fn /= 2
+          sn = Math.floor(sn / 2)
+        }
+      } else {
+        r = nodeHash(r, p)
+      }
+      fn = Math.floor(fn / 2)
+      sn = Math.floor(sn / 2)
+    }
+    return sn === 0 && r.equals(root)
+  } catch {
+    return false
+  }
+}
+
+function isHash (h: unknown): h is Uint8Array {
+  return h instanceof Uint8Array && h.length === MERKLE_HASH_BYTES
+}

@@ -55,11 +55,19 @@ export interface PieceBroker {
 
 /**
  * Moves piece bytes to and from nodes (PieceClient over HTTP). Upload resolves with the piece's Merkle
- * root once the node's signed receipt matches it; download fills `into` and verifies the root. Both
- * reject with a PieceTransferError saying what went wrong ('unreachable', 'corrupt', 'aborted', …).
+ * root once the node's signed receipt matches it; download fills `into` and verifies the root; audit
+ * checks one block's inclusion proof against the recorded root. All reject with a PieceTransferError
+ * saying what went wrong ('unreachable', 'corrupt', 'aborted', …).
  */
 export interface PieceTransport {
   upload(grant: PieceGrant, data: Buffer, signal?: AbortSignal): Promise<string>
   download(grant: PieceGrant, into: Buffer, expectedHash: string, signal?: AbortSignal): Promise<void>
   delete(grant: PieceGrant, signal?: AbortSignal): Promise<void>
+  /**
+   * Challenges the node to prove it holds block `block` of the piece (grant action 'audit'): resolves
+   * when the block and its Merkle path verify against `expected` (the recorded root and size), with the
+   * bytes the exchange moved. Rejects 'corrupt' for a failing proof or a malformed reply, 'refused' for
+   * an error reply (status 404: the node has no such piece), 'unreachable'/'timeout'/'aborted' as usual.
+   */
+  audit(grant: PieceGrant, block: number, expected: { readonly hash: string, readonly size: number }, signal?: AbortSignal): Promise<{ bytes: number }>
 }

@@ -4,16 +4,24 @@
 
 export type PieceFailureKind = 'unreachable' | 'timeout' | 'refused' | 'corrupt' | 'bad-receipt' | 'aborted'
 
+/** Options of a PieceTransferError: the cause, and the node's HTTP status when it answered with an error. */
+export interface PieceTransferErrorOptions extends ErrorOptions {
+  readonly status?: number
+}
+
 /** One piece transfer to or from one node failed. The data path absorbs these while enough pieces remain. */
 export class PieceTransferError extends Error {
   override readonly name = 'PieceTransferError'
   readonly nodeId: string
   readonly kind: PieceFailureKind
+  /** The HTTP status of the node's error reply (404: it has no such piece); absent when it sent none. */
+  readonly status?: number
 
-  constructor (nodeId: string, kind: PieceFailureKind, message: string, options?: ErrorOptions) {
+  constructor (nodeId: string, kind: PieceFailureKind, message: string, options?: PieceTransferErrorOptions) {
     super(message, options)
     this.nodeId = nodeId
     this.kind = kind
+    if (options?.status !== undefined) this.status = options.status
   }
 }
 

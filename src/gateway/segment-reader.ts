@@ -30,8 +30,25 @@ export function segmentRegionSize (segment: SegmentRecord): number {
  * view of it; otherwise fresh memory is allocated.
  */
 export async function readSegment (components: SegmentComponents, segment: SegmentRecord, objectKey: Buffer, signal?: AbortSignal, region?: Buffer): Promise<Buffer> {
+  const { k, shardSize } = segment
+  const { shards, present } = await fetchShards(components, segment, signal, region)
+  if (present.slice(0, k).some((p) => !p)) await components.codec(k, segment.m).reconstruct(shards, present)
+  const data = Buffer.from(shards[0].buffer, shards[0].byteOffset, k * shardSize)
+  return openSegmentInPlace(objectKey, segment.index, data.subarray(0, segment.encryptedSize))
+}
+
+/**
+ * Fetches k verified pieces of `segment` into fresh shards (or `region`), racing k+1 nodes (only
+ * online ones with `onlineOnly`). `present`
+ * says which shards hold verified bytes; the others are garbage until reconstructed. Throws
+ * ObjectUnavailableError when fewer than k verified pieces can be fetched.
+ */
+export async function fetchShards (components: SegmentComponents, segment: SegmentRecord, signal?: AbortSignal, region?: Buffer,
+  options: { onlineOnly?: boolean } = {}): Promise<{ shards: Buffer[], present: boolean[] }> {
   const { k, m, shardSize } = segment
-  const grants = order(await components.broker.planDownload(segment), k)
+  const planned = order(await components.broker.planDownload(segment), k)
+  // Repair never waits on a node the coordinator sees offline; a user's read tries it as a last resort.
+  const grants = options.onlineOnly === true ? planned.filter((g) => g.online) : planned
   const shards = allocateShards(k, m, shardSize, region)
   const present = new Array<boolean>(k + m).fill(false)
   let verified = 0
@@ -96,9 +113,7 @@ export async function readSegment (components: SegmentComponents, segment: Segme
   // Losers were cancelled; wait for them so none writes into a shard while it is being rebuilt.
   await Promise.allSettled([...inflight])
 
-  if (present.slice(0, k).some((p) => !p)) await components.codec(k, m).reconstruct(shards, present)
-  const data = Buffer.from(shards[0].buffer, shards[0].byteOffset, k * shardSize)
-  return openSegmentInPlace(objectKey, segment.index, data.subarray(0, segment.encryptedSize))
+  return { shards, present }
 }
 
 /** Online nodes first, data pieces before parity (no decoding needed when all k data pieces arrive). */

@@ -186,7 +186,8 @@ export interface PieceReplacement {
   readonly pieceIndex: number
   /** The piece id the row must still have (undefined: there must be no row for this index). */
   readonly expectedPieceId?: string
-  readonly piece: PieceRecord
+  /** The new piece, or null to remove the row (a piece on a node that is leaving, no longer needed). */
+  readonly piece: PieceRecord | null
 }
 
 export interface MetadataStore {

@@ -838,10 +838,11 @@ export class SqlMetadataStore implements MetadataStore {
           .where('upload_id', '=', uploadId).where('segment_idx', '=', segmentIndex).where('piece_idx', '=', r.pieceIndex)
           .executeTakeFirst()
         if (row?.piece_id !== r.expectedPieceId) throw new ReplaceConflict()
-        if (r.piece.pieceIndex !== r.pieceIndex) throw new InvalidArgumentError(`replacement for piece ${r.pieceIndex} carries piece index ${r.piece.pieceIndex}`)
+        if (r.piece !== null && r.piece.pieceIndex !== r.pieceIndex) throw new InvalidArgumentError(`replacement for piece ${r.pieceIndex} carries piece index ${r.piece.pieceIndex}`)
         await db.deleteFrom('pieces')
           .where('upload_id', '=', uploadId).where('segment_idx', '=', segmentIndex).where('piece_idx', '=', r.pieceIndex)
           .execute()
+        if (r.piece === null) continue
         await db.insertInto('pieces').values({
           upload_id: uploadId,
           segment_idx: segmentIndex,

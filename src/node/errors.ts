@@ -46,6 +46,24 @@ export class PieceCorruptedError extends Error {
   readonly reason = 'corrupted'
 }
 
+/** An audit asked for a block the piece does not have, or named no block (query `block`). */
+export class InvalidAuditError extends Error {
+  override readonly name = 'InvalidAuditError'
+  readonly reason = 'invalid-audit'
+}
+
+/** A retain (garbage collection) request arrived while another one was still running on this node. */
+export class RetainInProgressError extends Error {
+  override readonly name = 'RetainInProgressError'
+  readonly reason = 'retain-in-progress'
+}
+
+/** A request body (a retain request) is larger than the endpoint accepts. */
+export class RequestTooLargeError extends Error {
+  override readonly name = 'RequestTooLargeError'
+  readonly reason = 'request-too-large'
+}
+
 /** Storing the piece would exceed the node's configured capacity or the disk's free space. */
 export class InsufficientCapacityError extends Error {
   override readonly name = 'InsufficientCapacityError'

@@ -10,19 +10,25 @@
  * the bytes arrive, fsyncs, links the file into place (link fails atomically when the piece exists,
  * where rename would silently replace it), and fsyncs the directory, so a crash leaves either the whole
  * piece or nothing but a temp file, which start() removes.
+ *
+ * Garbage collection (retain) deletes pieces by age: a piece's age is the later of its file's mtime (its
+ * last write) and ctime (set by the link that put it in place, and by nothing after, as pieces are
+ * immutable), so a piece linked after the cut-off counts as new however long its upload took.
  */
 import { createHash, randomBytes } from 'node:crypto'
 import { type FileHandle, link, mkdir, open, readdir, rm, stat, statfs, unlink } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { PIECE_ID_PATTERN } from '../crypto/order-limit.js'
-import { MerkleHasher } from '../crypto/merkle.js'
+import { MERKLE_BLOCK_SIZE, MerkleHasher, inclusionProof, leafCount, leafHash } from '../crypto/merkle.js'
+import type { BloomFilter } from '../util/bloom.js'
 import type { Logger } from '../util/logger.js'
 import {
-  InsufficientCapacityError, InvalidPieceHashError, InvalidPieceIdError, NotStartedError, PieceCorruptedError,
-  PieceExistsError, PieceHashMismatchError, PieceNotFoundError, PieceTooLargeError
+  InsufficientCapacityError, InvalidAuditError, InvalidPieceHashError, InvalidPieceIdError, NotStartedError,
+  PieceCorruptedError, PieceExistsError, PieceHashMismatchError, PieceNotFoundError, PieceTooLargeError
 } from './errors.js'
 import type {
-  PieceInfo, PieceReadOptions, PieceReadResult, PieceStore, PieceStoreCapacity, PieceStoreUsage, PieceWriteOptions
+  PieceAuditBlock, PieceInfo, PieceReadOptions, PieceReadResult, PieceRetainResult, PieceStore, PieceStoreCapacity,
+  PieceStoreUsage, PieceWriteOptions
 } from './piece-store.js'
 
 /** Bytes of the on-disk header in front of every piece's data. */
@@ -38,6 +44,11 @@ const HEADER_CHECKSUM_BYTES = 8
  * keeps a read's memory bounded however large the piece is.
  */
 export const READ_CHUNK_BYTES = 1024 * 1024
+/**
+ * Read size of an audit, which hashes every block of the piece: READ_CHUNK_BYTES, a whole number of
+ * Merkle blocks, so chunk boundaries are block boundaries.
+ */
+const AUDIT_READ_BYTES = READ_CHUNK_BYTES - READ_CHUNK_BYTES % MERKLE_BLOCK_SIZE
 /** Sub-directories of pieces/ and tmp/. */
 const PIECES_DIR = 'pieces'
 const TMP_DIR = 'tmp'
@@ -345,6 +356,105 @@ export class FilePieceStore implements PieceStore {
   async stat (pieceId: string): Promise<PieceInfo> {
     assertPieceId(pieceId)
     this.#assertStarted()
+    const { fh, info } = await this.#openPiece(pieceId)
+    await fh.close()
+    return info
+  }
+
+  /** See PieceStore.auditBlock. */
+  async auditBlock (pieceId: string, block: number, options: PieceReadOptions = {}): Promise<PieceAuditBlock> {
+    assertPieceId(pieceId)
+    this.#assertStarted()
+    if (!Number.isSafeInteger(block) || block < 0) throw new InvalidAuditError('audit block must be a non-negative integer')
+    const signal = options.signal
+    signal?.throwIfAborted()
+    const { fh, info } = await this.#openPiece(pieceId)
+    try {
+      const leaves = leafCount(info.size)
+      if (block >= Math.max(1, leaves)) {
+        throw new InvalidAuditError(`piece ${pieceId} has ${leaves} blocks of ${MERKLE_BLOCK_SIZE} bytes; there is no block ${block}`)
+      }
+      if (leaves === 0) return { size: 0, block: Buffer.alloc(0), proof: [] }
+      const hashes: Buffer[] = new Array<Buffer>(leaves)
+      let wanted: Buffer | undefined
+      const buf = Buffer.allocUnsafe(Math.min(AUDIT_READ_BYTES, info.size))
+      for (let position = 0; position < info.size;) {
+        signal?.throwIfAborted()
+        const length = Math.min(buf.length, info.size - position)
+        for (let filled = 0; filled < length;) {
+          const { bytesRead } = await fh.read(buf, filled, length - filled, PIECE_HEADER_BYTES + position + filled)
+          if (bytesRead === 0) throw new PieceCorruptedError(`piece ${pieceId} is shorter than its header says (truncated)`)
+          filled += bytesRead
+        }
+        // Chunks start at multiples of AUDIT_READ_BYTES, a multiple of the block size: blocks never straddle two.
+        for (let off = 0; off < length; off += MERKLE_BLOCK_SIZE) {
+          const leaf = (position + off) / MERKLE_BLOCK_SIZE
+          const bytes = buf.subarray(off, Math.min(off + MERKLE_BLOCK_SIZE, length))
+          hashes[leaf] = leafHash(bytes)
+          if (leaf === block) wanted = Buffer.from(bytes)
+        }
+        position += length
+      }
+      return { size: info.size, block: wanted!, proof: inclusionProof(hashes, block) }
+    } finally {
+      await fh.close()
+    }
+  }
+
+  /** See PieceStore.retain. Throws RangeError unless createdBefore is a finite number. */
+  async retain (filter: BloomFilter, createdBefore: number, options: { readonly signal?: AbortSignal } = {}): Promise<PieceRetainResult> {
+    this.#assertStarted()
+    if (!Number.isFinite(createdBefore)) throw new RangeError('createdBefore must be a time in ms since the epoch')
+    const signal = options.signal === undefined
+      ? this.#stopController.signal
+      : AbortSignal.any([options.signal, this.#stopController.signal])
+    let deleted = 0
+    let deletedBytes = 0
+    let kept = 0
+    const touched = new Set<string>()
+    try {
+      // #walk sees pieces/ only: temp files of writes in flight live in tmp/ and are never looked at.
+      for await (const { id, path } of this.#walk()) {
+        signal.throwIfAborted()
+        if (filter.has(id)) {
+          kept++
+          continue
+        }
+        let st
+        try {
+          st = await stat(path)
+        } catch (err) {
+          if (isCode(err, 'ENOENT')) continue // deleted meanwhile by someone else
+          throw err
+        }
+        if (Math.max(st.mtimeMs, st.ctimeMs) >= createdBefore) {
+          kept++
+          continue
+        }
+        try {
+          await unlink(path)
+        } catch (err) {
+          if (isCode(err, 'ENOENT')) continue
+          throw err
+        }
+        this.#usedBytes -= st.size
+        this.#pieces--
+        deleted++
+        deletedBytes += st.size
+        touched.add(dirname(path))
+      }
+    } finally {
+      // Deletions become durable with their directories, synced once each, also when stopped midway.
+      for (const dir of touched) await fsyncDir(dir).catch((err: unknown) => { this.#log.warn('could not sync a piece directory', { dir, err }) })
+    }
+    return { scanned: deleted + kept, deleted, deletedBytes, kept }
+  }
+
+  /**
+   * Opens a piece and checks its header and length (not its data); the caller closes the handle.
+   * Throws PieceNotFoundError or PieceCorruptedError.
+   */
+  async #openPiece (pieceId: string): Promise<{ fh: FileHandle, info: PieceInfo }> {
     let fh: FileHandle
     try {
       fh = await open(this.#pathOf(pieceId), 'r')
@@ -360,9 +470,10 @@ export class FilePieceStore implements PieceStore {
       if (size !== PIECE_HEADER_BYTES + info.size) {
         throw new PieceCorruptedError(`piece ${pieceId} has ${size - PIECE_HEADER_BYTES} data bytes, its header says ${info.size}`)
       }
-      return info
-    } finally {
+      return { fh, info }
+    } catch (err) {
       await fh.close()
+      throw err
     }
   }
 

@@ -4,11 +4,17 @@
  *   PUT    /pieces/:id   store a piece (order limit action "put");   201 + signed PieceReceipt
  *   GET    /pieces/:id   stream a piece (action "get");              200 + bytes, x-shoal-piece-hash
  *   DELETE /pieces/:id   remove a piece (action "delete");           204
+ *   GET    /pieces/:id/audit?block=N  prove block N (action "audit"); 200 + block bytes, then proof hashes
+ *   POST   /retain       garbage collection (signed retain request)  200 + PieceRetainResult
  *   GET    /info         who this node is and how much room it has   200 + NodeInfo
  *
  * Every piece request must carry an order limit signed by the trusted coordinator for this node, this
- * piece and this action, plus the holder's proof; each limit's serial is accepted once. Failures become
- * JSON ErrorBody responses in exactly one place (#fail), which never sends a stack or an internal message.
+ * piece and this action, plus the holder's proof; each limit's serial is accepted once. A retain request
+ * must be signed by that coordinator and name this node. Failures become JSON ErrorBody responses in
+ * exactly one place (#fail), which never sends a stack or an internal message.
+ *
+ * At most one retain request is read or run at a time: a second one is refused at once with 409 (the
+ * coordinator sends another next pass), which bounds the memory retain bodies take to one body.
  */
 import { once } from 'node:events'
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http'
@@ -18,11 +24,19 @@ import type { Identity } from '../crypto/identity.js'
 import {
   ORDER_LIMIT_HEADER, ORDER_LIMIT_TTL_MS, ORDER_PROOF_HEADER, type OrderLimit, type PieceAction, verifyOrderLimit
 } from '../crypto/order-limit.js'
+import { RetainRequestError, verifyRetainRequest } from '../crypto/retain.js'
+import { BloomFilter } from '../util/bloom.js'
 import type { Logger } from '../util/logger.js'
-import { MethodNotAllowedError, PieceTooLargeError, RequestTimeoutError, RouteNotFoundError } from './errors.js'
+import {
+  InvalidAuditError, MethodNotAllowedError, PieceTooLargeError, RequestTimeoutError, RequestTooLargeError,
+  RetainInProgressError, RouteNotFoundError
+} from './errors.js'
 import { assertPieceHash, assertPieceId } from './file-piece-store.js'
 import type { PieceStore, PieceStoreCapacity } from './piece-store.js'
-import { type ErrorBody, type NodeLabels, PIECE_HASH_HEADER, signReceipt } from './protocol.js'
+import {
+  AUDIT_BLOCK_BYTES_HEADER, AUDIT_BLOCK_QUERY, type ErrorBody, MAX_RETAIN_BODY_BYTES, type NodeLabels, PIECE_HASH_HEADER,
+  PIECE_SIZE_HEADER, RETAIN_PATH, SIGNATURE_HEADER, signReceipt
+} from './protocol.js'
 import type { SerialStore } from './serial-store.js'
 
 /** Version reported by GET /info; kept in step with package.json's version. */
@@ -88,24 +102,32 @@ export interface PieceServerComponents {
 const STATUS_BY_NAME: Readonly<Record<string, number>> = {
   InvalidPieceIdError: 400,
   InvalidPieceHashError: 400,
+  InvalidAuditError: 400,
   PieceHashMismatchError: 400,
   PieceNotFoundError: 404,
   RouteNotFoundError: 404,
   MethodNotAllowedError: 405,
   RequestTimeoutError: 408,
   PieceExistsError: 409,
+  RetainInProgressError: 409,
   PieceTooLargeError: 413,
+  RequestTooLargeError: 413,
   PieceCorruptedError: 500,
   NotStartedError: 503,
   InsufficientCapacityError: 507
 }
 
 /**
- * HTTP status for an error the piece API answers with: 401 for a missing order limit, 403 for any
- * other order-limit rejection, the table above for node errors, 500 for anything else.
+ * HTTP status for an error the piece API answers with: 401 for a missing order limit or retain
+ * signature, 400 for a malformed retain request, 403 for any other order-limit or retain rejection,
+ * the table above for node errors, 500 for anything else.
  */
 export function statusForError (err: unknown): number {
   if (err instanceof OrderLimitError) return err.reason === 'missing' ? 401 : 403
+  if (err instanceof RetainRequestError) {
+    if (err.reason === 'missing-signature') return 401
+    return err.reason === 'malformed' || err.reason === 'future' ? 400 : 403
+  }
   if (err instanceof Error && Object.hasOwn(STATUS_BY_NAME, err.name)) return STATUS_BY_NAME[err.name]
   return 500
 }
@@ -113,6 +135,30 @@ export function statusForError (err: unknown): number {
 function header (req: IncomingMessage, name: string): string | undefined {
   const v = req.headers[name]
   return typeof v === 'string' ? v : undefined
+}
+
+/** The audit's block number from the query; throws InvalidAuditError unless it is a plain decimal integer. */
+function parseAuditBlock (query: URLSearchParams): number {
+  const values = query.getAll(AUDIT_BLOCK_QUERY)
+  if (values.length !== 1 || !/^(?:0|[1-9][0-9]{0,14})$/.test(values[0])) {
+    throw new InvalidAuditError(`an audit names one block as ?${AUDIT_BLOCK_QUERY}=N, N a non-negative decimal integer`)
+  }
+  return Number(values[0])
+}
+
+/** Reads a whole request body, refusing (RequestTooLargeError) more than `limit` bytes while reading. */
+async function readBodyUpTo (req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? '0')
+  if (declared > limit) throw new RequestTooLargeError(`request body of ${declared} bytes is over the ${limit}-byte limit`)
+  const chunks: Buffer[] = []
+  let n = 0
+  // Not destroying the request when reading stops early lets #fail answer before closing.
+  for await (const chunk of req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
+    n += chunk.length
+    if (n > limit) throw new RequestTooLargeError(`request body is over the ${limit}-byte limit`)
+    chunks.push(chunk)
+  }
+  return Buffer.concat(chunks, n)
 }
 
 /** The node's HTTP piece API. */
@@ -123,6 +169,8 @@ export class PieceServer {
   readonly #now: () => number
   #server: Server | undefined
   #address: AddressInfo | undefined
+  /** A retain request is being read or run (see the module comment). */
+  #retaining = false
 
   constructor (init: PieceServerInit, components: PieceServerComponents) {
     this.#init = init
@@ -194,14 +242,25 @@ export class PieceServer {
   }
 
   async #route (req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const { pathname } = new URL(req.url ?? '/', 'http://node.invalid')
+    const { pathname, searchParams } = new URL(req.url ?? '/', 'http://node.invalid')
     if (pathname === '/info') {
       if (req.method !== 'GET') throw new MethodNotAllowedError(['GET'], `${req.method ?? ''} is not allowed on /info`)
       return await this.#info(res)
     }
+    if (pathname === RETAIN_PATH) {
+      if (req.method !== 'POST') throw new MethodNotAllowedError(['POST'], `${req.method ?? ''} is not allowed on ${RETAIN_PATH}`)
+      return await this.#retain(req, res)
+    }
     if (pathname.startsWith('/pieces/')) {
-      const pieceId = pathname.slice('/pieces/'.length)
+      const rest = pathname.slice('/pieces/'.length)
+      const slash = rest.indexOf('/')
+      const pieceId = slash === -1 ? rest : rest.slice(0, slash)
       assertPieceId(pieceId)
+      if (slash !== -1) {
+        if (rest.slice(slash) !== '/audit') throw new RouteNotFoundError(`no route for ${req.method ?? ''} ${pathname}`)
+        if (req.method !== 'GET') throw new MethodNotAllowedError(['GET'], `${req.method ?? ''} is not allowed on an audit`)
+        return await this.#audit(req, res, pieceId, searchParams)
+      }
       switch (req.method) {
         case 'PUT': return await this.#put(req, res, pieceId)
         case 'GET': return await this.#get(req, res, pieceId)
@@ -267,6 +326,61 @@ export class PieceServer {
       res.end()
     } finally {
       await it.return?.() // closes the piece file even when the client went away mid-stream
+    }
+  }
+
+  /**
+   * Proves the node holds block N of a piece: the block as stored and its inclusion proof, which the
+   * auditor checks against the root it recorded. The bytes sent are the block; the proof is overhead,
+   * so the limit's maxBytes bounds the block.
+   */
+  async #audit (req: IncomingMessage, res: ServerResponse, pieceId: string, query: URLSearchParams): Promise<void> {
+    const block = parseAuditBlock(query)
+    const limit = await this.#authorize(req, pieceId, 'audit')
+    const gone = new AbortController()
+    res.once('close', () => { gone.abort() })
+    const audit = await this.#c.store.auditBlock(pieceId, block, { signal: gone.signal })
+    if (audit.block.length > limit.maxBytes) {
+      throw new OrderLimitError('too-large', `block ${block} of piece ${pieceId} has ${audit.block.length} bytes, more than the order limit's ${limit.maxBytes}`)
+    }
+    const body = Buffer.concat([audit.block, ...audit.proof])
+    res.writeHead(200, {
+      'content-type': 'application/octet-stream',
+      'content-length': String(body.length),
+      [PIECE_SIZE_HEADER]: String(audit.size),
+      [AUDIT_BLOCK_BYTES_HEADER]: String(audit.block.length)
+    })
+    res.end(body)
+  }
+
+  /**
+   * Garbage collection: checks the coordinator's signed retain request and deletes the pieces it does
+   * not keep. A walk over many pieces can take longer than the idle timeout before the reply's first
+   * byte, so the connection's idle timeout is lifted while it runs; a client that goes away stops it.
+   */
+  async #retain (req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (this.#retaining) throw new RetainInProgressError('a retain request is already being handled; send it again later')
+    this.#retaining = true
+    const socket = req.socket
+    let liftedTimeout = false
+    try {
+      const body = await readBodyUpTo(req, MAX_RETAIN_BODY_BYTES)
+      const request = verifyRetainRequest(body, header(req, SIGNATURE_HEADER), {
+        coordinatorKey: this.#c.coordinatorKey,
+        nodeId: this.#c.identity.id,
+        now: this.#now()
+      })
+      const filter = BloomFilter.decode(request.filter)
+      const gone = new AbortController()
+      res.once('close', () => { gone.abort() })
+      socket.setTimeout(0)
+      liftedTimeout = true
+      const result = await this.#c.store.retain(filter, request.createdBefore, { signal: gone.signal })
+      this.#log.info('garbage collected: deleted the pieces not in the retain set', { ...result, createdBefore: request.createdBefore })
+      this.#sendJson(res, 200, result)
+    } finally {
+      this.#retaining = false
+      if (liftedTimeout && !socket.destroyed) socket.setTimeout(this.#init.idleTimeoutMs ?? IDLE_TIMEOUT_MS)
     }
   }
 

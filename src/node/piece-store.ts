@@ -5,6 +5,7 @@
  *
  * Implementations stream in bounded memory and enforce size limits while reading, never after.
  */
+import type { BloomFilter } from '../util/bloom.js'
 
 /** Options of PieceStore.write. */
 export interface PieceWriteOptions {
@@ -56,6 +57,27 @@ export interface PieceStoreCapacity {
   readonly freeBytes: number
 }
 
+/** What PieceStore.auditBlock answers: a block of the stored bytes and its Merkle inclusion proof. */
+export interface PieceAuditBlock {
+  /** Data size recorded in the piece's header. */
+  readonly size: number
+  /** The block's bytes as stored (MERKLE_BLOCK_SIZE, or fewer for the last block). */
+  readonly block: Buffer
+  /** RFC 9162 inclusion proof of the block in the tree over the stored bytes, the leaf's sibling first. */
+  readonly proof: Buffer[]
+}
+
+/** What PieceStore.retain did. Pieces deleted concurrently by someone else are in no count. */
+export interface PieceRetainResult {
+  /** Pieces looked at: deleted + kept. */
+  readonly scanned: number
+  readonly deleted: number
+  /** Bytes the deleted pieces took on disk, headers included (what usage().usedBytes dropped by). */
+  readonly deletedBytes: number
+  /** Pieces left in place: in the filter, or stored at or after createdBefore. */
+  readonly kept: number
+}
+
 /**
  * A node's piece storage. Every method validates the piece id first (InvalidPieceIdError) and
  * throws NotStartedError outside start()…stop().
@@ -77,6 +99,22 @@ export interface PieceStore {
   stat(pieceId: string): Promise<PieceInfo>
   /** Removes a piece; throws PieceNotFoundError when there is none. */
   delete(pieceId: string): Promise<void>
+  /**
+   * Block `block` (0-based, MERKLE_BLOCK_SIZE each) of a piece as stored, with its inclusion proof in
+   * the Merkle tree over all the stored bytes. The bytes are not checked against the recorded root:
+   * the auditor does that, and a rotten piece must answer with a proof that fails, not with an error.
+   * An empty piece has no leaves; its block 0 is empty, with an empty proof. Reads the piece once in
+   * bounded chunks, keeping 32 bytes per block. Throws PieceNotFoundError, PieceCorruptedError (header
+   * damaged, or the file's length disagrees with it) or InvalidAuditError (no such block).
+   */
+  auditBlock(pieceId: string, block: number, options?: PieceReadOptions): Promise<PieceAuditBlock>
+  /**
+   * Garbage collection: deletes every piece whose id is not in `filter` and that was stored before
+   * `createdBefore` (ms since the epoch), keeping usage() right. Writes still in flight are never
+   * touched. Aborting stops between pieces (rejects with the signal's reason; what was deleted stays
+   * deleted). Throws on file-system errors.
+   */
+  retain(filter: BloomFilter, createdBefore: number, options?: { readonly signal?: AbortSignal }): Promise<PieceRetainResult>
   /** Every stored piece id, in no particular order (for garbage collection). */
   list(options?: { readonly signal?: AbortSignal }): AsyncIterable<string>
   /** What is stored, counted at start and kept up to date by write/delete. */

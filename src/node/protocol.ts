@@ -4,8 +4,13 @@
  * Node → coordinator: a signed heartbeat every HEARTBEAT_INTERVAL_MS (registration is the first one).
  * Gateway → node: piece PUT/GET/DELETE under /pieces/:pieceId, each carrying an order limit
  * (src/crypto/order-limit.ts). A PUT answers with a receipt the node signs.
+ * Coordinator → node: audits, GET /pieces/:pieceId/audit?block=N (order limit action "audit"), answered
+ * with the block's bytes followed by its RFC 9162 inclusion proof (32 bytes per hash), sized by the
+ * headers below; garbage collection, POST /retain with a signed retain request (src/crypto/retain.ts),
+ * answered with the PieceRetainResult counters as JSON.
  */
 import { type Identity, verifySignature } from '../crypto/identity.js'
+import { MAX_BLOOM_BYTES } from '../util/bloom.js'
 
 export const HEARTBEAT_PATH = '/api/nodes/heartbeat'
 export const IDENTITY_PATH = '/api/identity'
@@ -13,6 +18,22 @@ export const IDENTITY_PATH = '/api/identity'
 export const SIGNATURE_HEADER = 'x-shoal-signature'
 /** On a piece PUT, the Merkle root (hex) the uploader computed; the node refuses a mismatch. */
 export const PIECE_HASH_HEADER = 'x-shoal-piece-hash'
+
+/** On an audit reply, the piece's data size as its header records it. */
+export const PIECE_SIZE_HEADER = 'x-shoal-piece-size'
+/** On an audit reply, how many leading body bytes are the block; the rest are the proof's hashes. */
+export const AUDIT_BLOCK_BYTES_HEADER = 'x-shoal-audit-block-bytes'
+/** Query parameter of an audit naming the 0-based block (leaf) to prove. */
+export const AUDIT_BLOCK_QUERY = 'block'
+/**
+ * Most hashes an audit proof may have: a tree of 2^64 leaves is 64 deep, far more than any piece, so a
+ * client can cap a reply at one block plus this many hashes before it reads it.
+ */
+export const MAX_AUDIT_PROOF_HASHES = 64
+/** Path of the garbage-collection endpoint. */
+export const RETAIN_PATH = '/retain'
+/** Largest retain request body a node reads: the largest Bloom filter plus the request's header, with room to spare. */
+export const MAX_RETAIN_BODY_BYTES = MAX_BLOOM_BYTES + 1024
 
 /** How often a node reports: one second keeps offline detection within a few seconds. */
 export const HEARTBEAT_INTERVAL_MS = 1000

@@ -55,23 +55,35 @@ export function planRepairPlacement (candidates: readonly Candidate[], request: 
   if (plainCheck.unmet.length === 0 || dimensions.length === 0) {
     return { targets: plain.map((node, i) => ({ pieceIndex: request.rebuild[i], node })), moved: [], unmet: plainCheck.unmet }
   }
-  // The kept pieces themselves break a cap: move the excess off the crowded values, if that helps.
-  const kept = [...request.kept]
-  const moved: number[] = []
-  for (;;) {
-    const over = overCapped(kept, dimensions, cap)
-    if (over === undefined) break
-    const victim = kept.filter((p) => p.labels[over.dimension] === over.value).sort((a, b) => b.pieceIndex - a.pieceIndex)[0]
-    kept.splice(kept.indexOf(victim), 1)
-    moved.push(victim.pieceIndex)
-  }
-  const rebuild = [...request.rebuild, ...moved]
-  const respread = place(pool, kept, rebuild, dimensions, cap, random)
-  const respreadCheck = checkPlacement([...kept.map((p) => p.labels), ...respread.map((n) => n.labels)], request.k, request.policy)
-  if (respreadCheck.unmet.length < plainCheck.unmet.length && respread.length === rebuild.length) {
-    return { targets: respread.map((node, i) => ({ pieceIndex: rebuild[i], node })), moved, unmet: respreadCheck.unmet }
+  // The kept pieces themselves break the policy: move the fewest of them (off crowded values) so that
+  // the whole segment meets it, trying every subset of kept pieces by size (a segment has ≤ 30 pieces,
+  // and only subsets that clear every cap are placed, so this stays small).
+  const order = [...request.kept].sort((a, b) => b.pieceIndex - a.pieceIndex)
+  for (let size = 1; size <= order.length && size <= MAX_MOVES; size++) {
+    for (const victims of subsets(order, size)) {
+      const kept = order.filter((p) => !victims.includes(p))
+      if (overCapped(kept, dimensions, cap) !== undefined) continue
+      const moved = victims.map((p) => p.pieceIndex)
+      const rebuild = [...request.rebuild, ...moved]
+      const placed = place(pool, kept, rebuild, dimensions, cap, random)
+      if (placed.length < rebuild.length) continue
+      const check = checkPlacement([...kept.map((p) => p.labels), ...placed.map((n) => n.labels)], request.k, request.policy)
+      if (check.unmet.length < plainCheck.unmet.length) {
+        return { targets: placed.map((node, i) => ({ pieceIndex: rebuild[i], node })), moved, unmet: check.unmet }
+      }
+    }
   }
   return { targets: plain.map((node, i) => ({ pieceIndex: request.rebuild[i], node })), moved: [], unmet: plainCheck.unmet }
+}
+
+/** Most kept pieces one repair moves to fix a placement (bounds the subsets tried). */
+const MAX_MOVES = 3
+
+function * subsets<T> (items: readonly T[], size: number, from = 0): Generator<T[]> {
+  if (size === 0) { yield []; return }
+  for (let i = from; i <= items.length - size; i++) {
+    for (const rest of subsets(items, size - 1, i + 1)) yield [items[i], ...rest]
+  }
 }
 
 function overCapped (kept: readonly KeptPiece[], dimensions: readonly Dimension[], cap: number): { dimension: Dimension, value: string } | undefined {

@@ -55,10 +55,10 @@ export class LocalNetwork {
   }
 
   /** Starts `shoal up --port 0` with the given options and waits until every node is online. */
-  static async start (options: { nodes?: number, segmentSize?: string, dir?: string } = {}): Promise<LocalNetwork> {
+  static async start (options: { nodes?: number, segmentSize?: string, dir?: string, args?: string[] } = {}): Promise<LocalNetwork> {
     const dir = options.dir ?? await mkdtemp(join(tmpdir(), 'shoal-e2e-'))
     const up = spawn(process.execPath, [BIN, 'up', '--dir', dir, '--port', '0', '--json', '--nodes', String(options.nodes ?? 9),
-      '--segment-size', options.segmentSize ?? '1MiB', '--capacity', '2GiB'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SHOAL_LOG: 'warn' } })
+      '--segment-size', options.segmentSize ?? '1MiB', '--capacity', '2GiB', ...(options.args ?? [])], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SHOAL_LOG: 'warn' } })
     let stderr = ''
     up.stderr!.on('data', (d) => { stderr += d })
     const network = await new Promise<Network>((resolve, reject) => {

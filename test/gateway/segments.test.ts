@@ -83,6 +83,10 @@ class StubTransport implements PieceTransport {
   }
 
   async delete (): Promise<void> {}
+
+  async audit (): Promise<{ bytes: number }> {
+    throw new Error('the segment pipelines never audit')
+  }
 }
 
 function setup (): { c: SegmentComponents, broker: StubBroker, transport: StubTransport } {

@@ -49,9 +49,12 @@ describe('planRepairPlacement', () => {
       const ids = plan.targets.map((t) => t.node.id)
       expect(new Set(ids).size).toBe(ids.length)
       expect(ids.some((id) => kept.some((p) => p.nodeId === id))).toBe(false)
-      expect(plan.targets.length).toBe(Math.min(rebuild.length, pool.length))
-      expect(plan.moved).toEqual([])
-      const result = checkPlacement([...kept.map((p) => p.labels), ...plan.targets.map((t) => t.node.labels)], k, policy)
+      // Moves (kept pieces re-placed) happen only when they make the placement better.
+      for (const i of plan.moved) expect(kept.some((p) => p.pieceIndex === i)).toBe(true)
+      if (plan.moved.length === 0) expect(plan.targets.length).toBe(Math.min(rebuild.length, pool.length))
+      else expect(plan.targets.map((t) => t.pieceIndex).sort()).toEqual([...rebuild, ...plan.moved].sort())
+      const stay = kept.filter((p) => !plan.moved.includes(p.pieceIndex))
+      const result = checkPlacement([...stay.map((p) => p.labels), ...plan.targets.map((t) => t.node.labels)], k, policy)
       expect(plan.unmet).toEqual(result.unmet)
       if (feasible) {
         feasibleSeen++
