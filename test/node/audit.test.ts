@@ -5,7 +5,6 @@
  */
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, open, rm, truncate } from 'node:fs/promises'
-import { type IncomingHttpHeaders, request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -22,32 +21,8 @@ import { PieceServer } from '../../src/node/piece-server.js'
 import { AUDIT_BLOCK_BYTES_HEADER, PIECE_SIZE_HEADER, type PieceReceipt } from '../../src/node/protocol.js'
 import { SerialStore } from '../../src/node/serial-store.js'
 import { silentLogger } from '../../src/util/logger.js'
+import { errorOf, send, type Reply } from './http-helpers.js'
 
-interface Reply {
-  status: number
-  headers: IncomingHttpHeaders
-  body: Buffer
-}
-
-async function send (url: string, options: { method?: string, headers?: Record<string, string>, body?: Buffer } = {}): Promise<Reply> {
-  return await new Promise((resolve, reject) => {
-    const headers = { ...options.headers }
-    if (options.body !== undefined) headers['content-length'] = String(options.body.length)
-    // No keep-alive: a pooled connection the server has not yet marked idle would hold up its stop() for the grace period.
-    const req = request(url, { method: options.method ?? 'GET', headers, agent: false }, (res) => {
-      const parts: Buffer[] = []
-      res.on('data', (c: Buffer) => parts.push(c))
-      res.on('end', () => { resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts) }) })
-      res.on('error', reject)
-    })
-    req.on('error', reject)
-    req.end(options.body)
-  })
-}
-
-function errorOf (reply: Reply): { name: string, reason?: string, message: string } {
-  return JSON.parse(reply.body.toString('utf8')).error
-}
 
 /** The Merkle root by RFC 9162 over explicit 8 KiB blocks, computed apart from the node. */
 function rootOf (data: Buffer): string {

@@ -5,8 +5,8 @@
  */
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises'
-import { type IncomingHttpHeaders, request } from 'node:http'
 import { tmpdir } from 'node:os'
+import { request } from 'node:http'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { Identity } from '../../src/crypto/identity.js'
@@ -22,32 +22,8 @@ import { MAX_RETAIN_BODY_BYTES, SIGNATURE_HEADER } from '../../src/node/protocol
 import { SerialStore } from '../../src/node/serial-store.js'
 import { BloomFilter } from '../../src/util/bloom.js'
 import { createLogger, silentLogger } from '../../src/util/logger.js'
+import { errorOf, send, type Reply } from './http-helpers.js'
 
-interface Reply {
-  status: number
-  headers: IncomingHttpHeaders
-  body: Buffer
-}
-
-async function send (url: string, options: { method?: string, headers?: Record<string, string>, body?: Buffer } = {}): Promise<Reply> {
-  return await new Promise((resolve, reject) => {
-    const headers = { ...options.headers }
-    if (options.body !== undefined) headers['content-length'] = String(options.body.length)
-    // No keep-alive: a pooled connection the server has not yet marked idle would hold up its stop() for the grace period.
-    const req = request(url, { method: options.method ?? 'GET', headers, agent: false }, (res) => {
-      const parts: Buffer[] = []
-      res.on('data', (c: Buffer) => parts.push(c))
-      res.on('end', () => { resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts) }) })
-      res.on('error', reject)
-    })
-    req.on('error', reject)
-    req.end(options.body)
-  })
-}
-
-function errorOf (reply: Reply): { name: string, reason?: string, message: string } {
-  return JSON.parse(reply.body.toString('utf8')).error
-}
 
 const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
 /** File timestamps come from the kernel's coarse clock (a few ms behind Date.now()): keep cut-offs clear of writes. */

@@ -6,13 +6,10 @@ import { describe, expect, it } from 'vitest'
 import { checkPlacement } from '../../src/placement/check.js'
 import { planRepairPlacement, type KeptPiece } from '../../src/placement/repair.js'
 import type { Candidate, Labels, PlacementPolicy } from '../../src/placement/placement.js'
+import { seededRandom } from '../helpers/random.js'
 
 const policy: PlacementPolicy = { dimensions: ['provider', 'region', 'operator'], margin: 0 }
 
-function seeded (seed: number): () => number {
-  let s = seed >>> 0
-  return () => { s = (s + 0x6D2B79F5) >>> 0; let t = s; t = Math.imul(t ^ (t >>> 15), t | 1); t ^= t + Math.imul(t ^ (t >>> 7), t | 61); return ((t ^ (t >>> 14)) >>> 0) / 4294967296 }
-}
 
 function labels (random: () => number, id: number): Labels {
   const pick = (n: number, p: string): string => `${p}${Math.floor(random() * n)}`
@@ -30,7 +27,7 @@ describe('planRepairPlacement', () => {
   it('finds a policy-satisfying placement whenever one exists (random networks vs brute force)', () => {
     let feasibleSeen = 0
     for (let seed = 1; seed <= 400; seed++) {
-      const random = seeded(seed)
+      const random = seededRandom(seed)
       const nodes: Candidate[] = Array.from({ length: 6 + Math.floor(random() * 9) }, (_, i) => ({ id: `n${i}`, labels: labels(random, i), freeBytes: 1e9 * (1 + random()) }))
       const k = 4
       const total = 6
@@ -78,7 +75,7 @@ describe('planRepairPlacement', () => {
       { id: 'x1', labels: l('home', 'r3', 'o6'), freeBytes: 1e9 },
       { id: 'x2', labels: l('home', 'r3', 'o7'), freeBytes: 1e9 }
     ]
-    const plan = planRepairPlacement(nodes, { k: 4, total: 6, policy, pieceBytes: 1, kept, rebuild: [4, 5] }, seeded(7))
+    const plan = planRepairPlacement(nodes, { k: 4, total: 6, policy, pieceBytes: 1, kept, rebuild: [4, 5] }, seededRandom(7))
     expect(plan.moved).toEqual([2])
     expect(plan.unmet).toEqual([])
     expect(plan.targets.map((t) => t.pieceIndex).sort()).toEqual([2, 4, 5])
@@ -88,7 +85,7 @@ describe('planRepairPlacement', () => {
     const l = (provider: string, region: string): Labels => ({ provider, region, operator: `${provider}-${region}`, subnet: 's' })
     const nodes: Candidate[] = ['r1', 'r2', 'r3'].flatMap((r) => [{ id: `a-${r}`, labels: l('aws', r), freeBytes: 1e9 }, { id: `h-${r}`, labels: l('hetzner', r), freeBytes: 1e9 }])
     const kept: KeptPiece[] = [{ pieceIndex: 0, nodeId: 'a-r1', labels: l('aws', 'r1') }, { pieceIndex: 1, nodeId: 'h-r2', labels: l('hetzner', 'r2') }]
-    const plan = planRepairPlacement(nodes, { k: 4, total: 6, policy, pieceBytes: 1, kept, rebuild: [2, 3, 4, 5] }, seeded(3))
+    const plan = planRepairPlacement(nodes, { k: 4, total: 6, policy, pieceBytes: 1, kept, rebuild: [2, 3, 4, 5] }, seededRandom(3))
     expect(plan.targets).toHaveLength(4)
     expect(plan.unmet).toEqual(['provider'])
   })

@@ -8,21 +8,8 @@ import type { RiskDimension, RiskInput, RiskNode, RiskSegment } from '../../src/
 
 export const DIMENSIONS: readonly RiskDimension[] = ['provider', 'region', 'operator', 'country', 'asn']
 
-/** mulberry32: a tiny 32-bit PRNG, fully deterministic for a seed. */
-export function seededRandom (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
-export function randomInt (random: () => number, lo: number, hi: number): number {
-  return lo + Math.floor(random() * (hi - lo + 1))
-}
+import { randomInt, seededRandom } from '../helpers/random.js'
+export { randomInt, seededRandom }
 
 export function node (id: string, labels: Partial<Omit<RiskNode, 'id'>> = {}): RiskNode {
   return {
