@@ -91,7 +91,7 @@ export async function runNode (opts: NodeOptions): Promise<number> {
   await agent.start()
   ready(opts.json === true, { event: 'ready', role: 'node', id: agent.id, url: agent.url, pid: process.pid },
     `node ${agent.id} (${opts.provider}/${opts.region}) serving pieces on ${agent.url}`)
-  await untilStopped(opts.exitWithParent, logger)
+  await untilStopped(opts.exitWithParent, logger, agent.exited.then(() => 'this node has exited the network (shoal node exit)'))
   await agent.stop()
   return 0
 }
@@ -106,10 +106,14 @@ function ready (json: boolean, event: Record<string, unknown>, line: string): vo
   process.stdout.write(json ? JSON.stringify(event) + '\n' : line + '\n')
 }
 
-/** Resolves on SIGINT/SIGTERM, or when the parent process (`shoal up`) is gone. */
-async function untilStopped (parentPid: string | undefined, logger: ReturnType<typeof createLogger>): Promise<void> {
+/** Resolves on SIGINT/SIGTERM, when the parent process (`shoal up`) is gone, or when `also` resolves (with the reason). */
+async function untilStopped (parentPid: string | undefined, logger: ReturnType<typeof createLogger>, also?: Promise<string>): Promise<void> {
   await new Promise<void>((resolve) => {
+    let stopped = false
+    void also?.then((why) => { done(why) })
     const done = (why: string): void => {
+      if (stopped) return
+      stopped = true
       logger.info(`stopping (${why})`)
       clearInterval(watch)
       process.off('SIGINT', onInt)

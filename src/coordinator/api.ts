@@ -119,8 +119,13 @@ export class CoordinatorApi {
       } else if (rawPath === HEARTBEAT_PATH && method === 'POST') {
         const body = await readBody(req, SMALL_BODY_LIMIT)
         const sig = req.headers[SIGNATURE_HEADER]
-        await this.#c.registry.heartbeat(body, typeof sig === 'string' ? sig : undefined, req.socket.remoteAddress ?? '')
-        const reply: HeartbeatReply = { coordinatorId: this.#c.identity.id, publicKey: this.#c.identity.publicKey, offlineAfterMs: this.#c.registry.offlineAfterMs }
+        const nodeId = await this.#c.registry.heartbeat(body, typeof sig === 'string' ? sig : undefined, req.socket.remoteAddress ?? '')
+        const reply: HeartbeatReply = {
+          coordinatorId: this.#c.identity.id,
+          publicKey: this.#c.identity.publicKey,
+          offlineAfterMs: this.#c.registry.offlineAfterMs,
+          ...(this.#c.durability === undefined ? {} : { exitState: this.#c.durability.reputation.get(nodeId).exitState })
+        }
         sendJson(res, 200, reply)
       } else if (rawPath === '/api/status' && method === 'GET') {
         sendJson(res, 200, await this.#status())

@@ -75,7 +75,7 @@ export class NodeRegistry {
    * Accepts a heartbeat: checks the signature against the key in the message, that the id derives
    * from that key, the clock skew and every field; records the node. Throws InvalidHeartbeatError.
    */
-  async heartbeat (body: Buffer, signature: string | undefined, remoteAddress: string): Promise<void> {
+  async heartbeat (body: Buffer, signature: string | undefined, remoteAddress: string): Promise<string> {
     const msg = parseHeartbeat(body)
     if (idFromPublicKey(msg.publicKey) !== msg.id) throw new InvalidHeartbeatError('heartbeat id does not derive from its public key')
     if (signature === undefined || !verifySignature(msg.publicKey, body, Buffer.from(signature, 'base64url'))) {
@@ -117,6 +117,7 @@ export class NodeRegistry {
       entry.persistedAt = now
       await this.#metadata.upsertNode(record)
     }
+    return msg.id
   }
 
   /** True while the node's heartbeats are arriving. */

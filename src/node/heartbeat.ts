@@ -35,6 +35,8 @@ export interface HeartbeatComponents {
   readonly logger: Logger
   /** Builds the current message (capacity changes between beats); its rejection counts as a failed beat. */
   readonly message: () => Promise<HeartbeatMessage>
+  /** Called once when the coordinator says this node has exited the network (`shoal node exit`). */
+  readonly onExited?: () => void
 }
 
 /** Sends signed heartbeats on a timer until stopped. */
@@ -51,6 +53,8 @@ export class Heartbeat {
   #reachable: boolean | undefined
   #keyMismatchLogged = false
   #beats = 0
+
+  #exitState: HeartbeatReply['exitState']
 
   constructor (init: HeartbeatInit, components: HeartbeatComponents) {
     this.#url = `${init.coordinatorUrl}${HEARTBEAT_PATH}`
@@ -133,6 +137,14 @@ export class Heartbeat {
       reply = JSON.parse(body.toString('utf8')) as Partial<HeartbeatReply>
     } catch {
       return // the reply's content is informative only; acceptance is the 2xx
+    }
+    if (reply?.exitState !== undefined && reply.exitState !== this.#exitState) {
+      this.#exitState = reply.exitState
+      if (reply.exitState === 'exiting') this.#components.logger.info('this node is exiting the network: its pieces are being moved elsewhere; keep it running until it has exited')
+      if (reply.exitState === 'exited') {
+        this.#components.logger.info('this node has exited the network: every piece it held lives elsewhere now')
+        this.#components.onExited?.()
+      }
     }
     if (typeof reply?.publicKey === 'string' && reply.publicKey !== this.#coordinatorKey && !this.#keyMismatchLogged) {
       this.#keyMismatchLogged = true

@@ -128,6 +128,12 @@ interface Running {
 }
 
 /** A provider's node agent. */
+function deferred (): { promise: Promise<void>, resolve: () => void } {
+  let resolve!: () => void
+  const promise = new Promise<void>((r) => { resolve = r })
+  return { promise, resolve }
+}
+
 export class NodeAgent {
   readonly #init: ReturnType<typeof validateNodeAgentInit>
   readonly #log: Logger
@@ -136,6 +142,8 @@ export class NodeAgent {
   #stopping: Promise<void> | undefined
   #abort = new AbortController()
   #running: Running | undefined
+  /** Resolves once the coordinator says this node has exited the network (`shoal node exit`). */
+  readonly #exited = deferred()
   /** Components started so far, stopped in reverse order (also when start fails midway). */
   #stops: Array<() => Promise<void>> = []
 
@@ -202,7 +210,7 @@ export class NodeAgent {
     }
     const heartbeat = new Heartbeat(
       { coordinatorUrl: init.coordinatorUrl, coordinatorKey, intervalMs: init.heartbeatIntervalMs },
-      { identity, logger: log.child('heartbeat'), message })
+      { identity, logger: log.child('heartbeat'), message, onExited: () => { this.#exited.resolve() } })
     heartbeat.start()
     this.#stops.push(async () => { await heartbeat.stop() })
     this.#running = { identity, url, store, serials, server, heartbeat }
@@ -237,6 +245,11 @@ export class NodeAgent {
   }
 
   /** The node's id (derived from its public key); throws NotStartedError before start(). */
+  /** Resolves when the coordinator reports this node exited (its pieces all moved): time to stop. */
+  get exited (): Promise<void> {
+    return this.#exited.promise
+  }
+
   get id (): string {
     return this.#need().identity.id
   }

@@ -67,6 +67,8 @@ export interface HeartbeatReply {
   readonly publicKey: string
   /** Silence after which the coordinator marks the node offline. */
   readonly offlineAfterMs: number
+  /** Graceful exit: 'exiting' while its pieces are moved away, 'exited' once it may stop for good. */
+  readonly exitState?: 'none' | 'exiting' | 'exited'
 }
 
 export interface CoordinatorIdentity {

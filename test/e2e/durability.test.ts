@@ -198,6 +198,12 @@ describe('durability', () => {
     }
     const status = await net.json('status')
     expect(status.nodes.find((n: any) => n.id === leaving.id).exitState).toBe('exited')
+    // Then it leaves: told by its next heartbeat reply, the agent stops by itself.
+    let gone = false
+    for (let i = 0; i < 40 && !gone; i++) {
+      try { process.kill(leaving.pid, 0); await sleep(250) } catch { gone = true }
+    }
+    expect(gone).toBe(true)
     await expectAllExact()
   })
 })
