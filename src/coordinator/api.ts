@@ -41,6 +41,7 @@ import type { Keyring } from './keyring.js'
 import { DEFAULT_ACCOUNT } from './keyring.js'
 import { validateBucketName, validateObjectKey } from './names.js'
 import type { Durability } from './durability.js'
+import { NotFoundError } from '../metadata/errors.js'
 import { RISK_DIMENSIONS, type OutageDomain } from '../risk/index.js'
 
 /** Largest heartbeat or settings body accepted. */
@@ -303,7 +304,7 @@ export class CoordinatorApi {
     if (parts[0] === 'nodes' && parts.length === 3 && method === 'POST') {
       const id = decodePathPart(parts[1])
       const node = this.#c.registry.get(id)
-      if (node === undefined) throw new NotFoundErrorForApi(`no node ${id.slice(0, 80)}; \`shoal status\` lists the nodes`)
+      if (node === undefined) throw new NotFoundError(`no node ${id.slice(0, 80)}; \`shoal status\` lists the nodes`)
       await d.exit(id)
       return sendJson(res, 202, { node: id, exitState: d.reputation.get(id).exitState })
     }
@@ -318,7 +319,7 @@ export class CoordinatorApi {
       const domain = { dimension: given[0], value: url.searchParams.get(given[0]) ?? '' } as OutageDomain
       return sendJson(res, 200, await d.outage(domain))
     }
-    throw new NotFoundErrorForApi(`no route for ${method} /api/${path.slice(0, 100)}`)
+    throw new NotFoundError(`no route for ${method} /api/${path.slice(0, 100)}`)
   }
 
   async #status (): Promise<unknown> {
@@ -383,11 +384,6 @@ export class CoordinatorApi {
 
 function round (x: number): number {
   return Math.round(x * 1000) / 1000
-}
-
-/** A missing node or route (HTTP 404). */
-class NotFoundErrorForApi extends Error {
-  override readonly name = 'NotFoundError'
 }
 
 function bucketJson (b: BucketRecord): unknown {

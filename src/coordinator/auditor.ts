@@ -46,6 +46,9 @@ export interface AuditRoundReport {
   readonly failed: ReadonlyArray<{ readonly nodeId: string, readonly pieceId: string, readonly reason: string }>
 }
 
+/** A round's report while it is being counted. */
+type Tally = { -readonly [K in keyof AuditRoundReport]: K extends 'failed' ? Array<AuditRoundReport['failed'][number]> : AuditRoundReport[K] }
+
 export interface AuditTotals {
   readonly rounds: number
   readonly audits: number
@@ -75,7 +78,7 @@ export class Auditor {
 
   async #round (): Promise<AuditRoundReport> {
     const nodes = this.#c.registry.list().filter((n) => this.#c.reputation.get(n.id).exitState !== 'exited')
-    const report = { nodes: nodes.length, audits: 0, successes: 0, failures: 0, unknown: 0, offline: 0, bytes: 0, failed: [] as Array<{ nodeId: string, pieceId: string, reason: string }> }
+    const report: Tally = { nodes: nodes.length, audits: 0, successes: 0, failures: 0, unknown: 0, offline: 0, bytes: 0, failed: [] }
     let next = 0
     const worker = async (): Promise<void> => {
       while (next < nodes.length) {
@@ -98,7 +101,7 @@ export class Auditor {
     return report
   }
 
-  async #auditNode (nodeId: string, online: boolean, report: { audits: number, successes: number, failures: number, unknown: number, offline: number, bytes: number, failed: Array<{ nodeId: string, pieceId: string, reason: string }> }): Promise<void> {
+  async #auditNode (nodeId: string, online: boolean, report: Tally): Promise<void> {
     if (!online) {
       report.offline++
       await this.#c.reputation.record(nodeId, { kind: 'offline' })

@@ -5,14 +5,13 @@
 import { newPieceId, newSerial, ORDER_LIMIT_TTL_MS, signOrderLimit, signOrderProof, type OrderLimit, type PieceAction } from '../crypto/order-limit.js'
 import type { Identity } from '../crypto/identity.js'
 import type { SegmentRecord } from '../metadata/metadata-store.js'
-import { selectNodes, type Candidate } from '../placement/index.js'
+import { PlacementError, selectNodes, type Candidate } from '../placement/index.js'
 import type { BucketSettings } from '../gateway/bucket-settings.js'
 import type { DownloadGrant, PieceBroker, PieceGrant, UploadPlan } from '../gateway/broker.js'
 import type { Logger } from '../util/logger.js'
-import { labelsOf, type NodeRegistry } from './registry.js'
+import { labelsOf, type NodeRegistry, type NodeView } from './registry.js'
 import type { ReputationBook } from './reputation-book.js'
 import { VETTING_SHARE } from './reputation.js'
-import { PlacementError } from '../placement/index.js'
 
 export interface BrokerComponents {
   readonly registry: NodeRegistry
@@ -87,17 +86,7 @@ export class CoordinatorBroker implements PieceBroker {
   /** An audit grant for one stored piece. */
   grantAudit (nodeId: string, pieceId: string, pieceBytes: number): PieceGrant | undefined {
     const node = this.#c.registry.get(nodeId)
-    if (node === undefined) return undefined
-    const limit = this.#limit(node.id, pieceId, 'audit', pieceBytes)
-    return {
-      nodeId: node.id,
-      nodeUrl: node.url,
-      nodePublicKey: node.publicKey,
-      labels: labelsOf(node),
-      pieceId,
-      orderLimit: signOrderLimit(this.#c.coordinator, limit),
-      orderProof: signOrderProof(this.#c.gateway, limit)
-    }
+    return node === undefined ? undefined : this.#signed(node, pieceId, 'audit', pieceBytes)
   }
 
   async planReplacements (_settings: BucketSettings, pieceBytes: number, count: number, exclude: ReadonlySet<string>): Promise<PieceGrant[]> {
@@ -114,15 +103,8 @@ export class CoordinatorBroker implements PieceBroker {
     for (const piece of segment.pieces) {
       const node = this.#c.registry.get(piece.nodeId)
       if (node === undefined) continue
-      const limit = this.#limit(node.id, piece.pieceId, action, piece.size)
       grants.push({
-        nodeId: node.id,
-        nodeUrl: node.url,
-        nodePublicKey: node.publicKey,
-        labels: labelsOf(node),
-        pieceId: piece.pieceId,
-        orderLimit: signOrderLimit(this.#c.coordinator, limit),
-        orderProof: signOrderProof(this.#c.gateway, limit),
+        ...this.#signed(node, piece.pieceId, action, piece.size),
         pieceIndex: piece.pieceIndex,
         hash: piece.hash,
         size: piece.size,
@@ -161,14 +143,19 @@ export class CoordinatorBroker implements PieceBroker {
 
   #grant (candidate: Candidate, action: PieceAction, pieceBytes: number): PieceGrant {
     const node = this.#c.registry.get(candidate.id)!
-    const limit = this.#limit(node.id, newPieceId(), action, pieceBytes)
     this.#c.registry.reserve(node.id, pieceBytes)
+    return this.#signed(node, newPieceId(), action, pieceBytes)
+  }
+
+  /** A grant for one transfer of `pieceId` with `node`: a signed order limit and the gateway's proof. */
+  #signed (node: NodeView, pieceId: string, action: PieceAction, maxBytes: number): PieceGrant {
+    const limit = this.#limit(node.id, pieceId, action, maxBytes)
     return {
       nodeId: node.id,
       nodeUrl: node.url,
       nodePublicKey: node.publicKey,
       labels: labelsOf(node),
-      pieceId: limit.pieceId,
+      pieceId,
       orderLimit: signOrderLimit(this.#c.coordinator, limit),
       orderProof: signOrderProof(this.#c.gateway, limit)
     }

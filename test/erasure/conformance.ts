@@ -17,6 +17,7 @@
 import { createCipheriv, createHash } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { allocateShards, type ErasureCodec } from '../../src/erasure/index.js'
+import { seededRandom } from '../helpers/random.js'
 
 /** Builds the codec under test for (k, m); may throw for unsupported parameters. */
 export type CodecFactory = (k: number, m: number) => ErasureCodec
@@ -25,16 +26,7 @@ export type CodecFactory = (k: number, m: number) => ErasureCodec
 // Helpers shared with the test files.
 
 /** Deterministic PRNG (mulberry32), so that a failing random case can be replayed from its seed. */
-export function prng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+export const prng = seededRandom
 
 /** How the k+m shard buffers sit in memory; codecs must give the same bytes for every layout. */
 export type Layout = 'allocated' | 'separate' | 'unaligned'
