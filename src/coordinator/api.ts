@@ -267,7 +267,7 @@ export class CoordinatorApi {
     return {
       object: objectJson(object),
       segments: segments.map((s) => ({
-        index: s.index, size: s.plainSize, k: s.k, m: s.m, underPlaced: s.underPlaced, placementNote: s.placementNote,
+        index: s.index, size: s.plainSize, ...(s.partNumber === undefined ? {} : { part: s.partNumber }), k: s.k, m: s.m, underPlaced: s.underPlaced, placementNote: s.placementNote,
         pieces: s.pieces.map((p) => {
           const node = this.#c.registry.get(p.nodeId)
           return { index: p.pieceIndex, nodeId: p.nodeId, pieceId: p.pieceId, size: p.size, provider: node?.provider, region: node?.region, operator: node?.operator, online: node?.online ?? false }

@@ -55,9 +55,24 @@ export interface PutRequest {
   readonly userMetadata?: Record<string, string>
   /** A conditional write: checked before any data moves, and again atomically at commit. */
   readonly condition?: CommitCondition
-  /** The ETag to record instead of the MD5 of the body (S3 multipart: MD5 of the parts' MD5s, "-N"). */
+  /** The ETag to record instead of the MD5 of the body. */
   readonly etag?: string
+  /** False: store even a small body as a segment, never inline (S3 multipart parts, which assembleObject moves). */
+  readonly inline?: boolean
   readonly signal?: AbortSignal
+}
+
+/** An object made of other objects' segments, moved without copying data (S3 CompleteMultipartUpload). */
+export interface AssembleRequest {
+  readonly bucket: BucketRecord
+  readonly key: string
+  /** The part objects, in order; each must still be visible with the upload it has here. */
+  readonly parts: readonly ObjectRecord[]
+  readonly contentType?: string
+  readonly userMetadata?: Record<string, string>
+  readonly condition?: CommitCondition
+  /** S3 multipart: MD5 of the parts' MD5s, "-N". */
+  readonly etag: string
 }
 
 export interface PutResult {
@@ -149,7 +164,7 @@ export class Gateway {
       try {
         while (cur.done !== true) {
           const plaintext = cur.value
-          if (index === 0 && plaintext.length <= this.#inlineThreshold) {
+          if (index === 0 && plaintext.length <= this.#inlineThreshold && req.inline !== false) {
             inline = sealSegment(objectKey, 0, Buffer.concat(plaintext.parts))
             cur = await it.next()
             break
@@ -198,6 +213,41 @@ export class Gateway {
     }
   }
 
+  /**
+   * Commits an object whose bytes are the parts' bytes in order, by moving the parts' segments in
+   * metadata (one transaction; no piece is read or written). The parts disappear. Throws the metadata
+   * store's ConflictError when a part was replaced meanwhile, PreconditionFailedError when the
+   * condition does not hold.
+   */
+  async assembleObject (req: AssembleRequest): Promise<PutResult> {
+    const { metadata, logger } = this.#components
+    if (req.condition !== undefined) await this.#precheck(req.bucket.name, req.key, req.condition)
+    const uploadId = randomBytes(16).toString('hex')
+    await metadata.beginUpload({ id: uploadId, bucket: req.bucket.name, key: req.key, createdAt: Date.now() })
+    try {
+      const { object, replaced } = await metadata.assembleObject({
+        bucket: req.bucket.name,
+        key: req.key,
+        uploadId,
+        size: req.parts.reduce((a, p) => a + p.size, 0),
+        segmentCount: 0,
+        segmentSize: this.#segmentSize,
+        inlineData: null,
+        keySalt: newSalt(),
+        contentType: req.contentType ?? 'application/octet-stream',
+        etag: req.etag,
+        userMetadata: JSON.stringify(req.userMetadata ?? {}),
+        createdAt: Date.now()
+      }, req.parts.map((p) => ({ bucket: p.bucket, key: p.key, uploadId: p.uploadId })), req.condition)
+      if (replaced !== undefined) this.#discard(replaced)
+      logger.info('assembled object', { bucket: object.bucket, key: object.key, size: object.size, parts: req.parts.length, segments: object.segmentCount })
+      return { object, underPlacedSegments: 0, replaced }
+    } catch (err) {
+      await metadata.abortUpload(uploadId).catch(() => [])
+      throw err
+    }
+  }
+
   /** Fails fast (before data moves) when a conditional write's condition already doesn't hold. */
   async #precheck (bucket: string, key: string, condition: CommitCondition): Promise<void> {
     const current = await this.#components.metadata.getObject(bucket, key)
@@ -224,13 +274,32 @@ export class Gateway {
     if (range.start < 0 || range.end > object.size || range.start > range.end || (range.start === range.end && object.size > 0 && options.range !== undefined)) {
       throw new InvalidRangeError(`range ${range.start}-${range.end - 1} is outside the object's ${object.size} bytes`)
     }
-    const objectKey = deriveObjectKey(await this.#components.ownerSecret(bucket.ownerId), object.keySalt)
+    const ownerSecret = await this.#components.ownerSecret(bucket.ownerId)
     if (object.inlineData !== null) {
-      const plain = openSegment(objectKey, 0, object.inlineData)
+      const plain = openSegment(deriveObjectKey(ownerSecret, object.keySalt), 0, object.inlineData)
       return { object, range, body: (async function * () { yield plain.subarray(range.start, range.end) })() }
     }
     const segments = await this.#components.metadata.getSegments(object.uploadId)
-    return { object, range, body: this.#readRange(object, segments, objectKey, range, options.signal, options.reuseBuffers === true) }
+    return { object, range, body: this.#readRange(object, segments, ownerSecret, range, options.signal, options.reuseBuffers === true) }
+  }
+
+  /**
+   * The bytes of part `n` (1-based) of an object and how many parts it has: an assembled (S3 multipart)
+   * object has its parts; any other object is one part. Undefined when there is no part `n`.
+   */
+  async partRange (object: ObjectRecord, n: number): Promise<{ range: ByteRange, parts: number } | undefined> {
+    const segments = object.segmentCount === 0 ? [] : await this.#components.metadata.getSegments(object.uploadId)
+    if (segments.every((s) => s.partNumber === undefined)) return n === 1 ? { range: { start: 0, end: object.size }, parts: 1 } : undefined
+    let offset = 0
+    let start = -1
+    let end = -1
+    for (const s of segments) {
+      if (s.partNumber === n && start < 0) start = offset
+      offset += s.plainSize
+      if (s.partNumber === n) end = offset
+    }
+    const parts = segments[segments.length - 1].partNumber ?? 1
+    return start < 0 ? undefined : { range: { start, end }, parts }
   }
 
   /** Removes an object (its pieces are deleted in the background); returns it, or undefined if there was none. */
@@ -245,30 +314,49 @@ export class Gateway {
    * With `reuse`, two regions alternate between segments (memory stays at two segments' shards, and
    * no fresh memory is zeroed per segment): a chunk is overwritten once the consumer asks for the next.
    */
-  async * #readRange (object: ObjectRecord, segments: SegmentRecord[], objectKey: Buffer, range: ByteRange, signal: AbortSignal | undefined, reuse: boolean): AsyncGenerator<Buffer> {
-    const S = object.segmentSize
-    const first = Math.floor(range.start / S)
-    const last = range.end === 0 ? -1 : Math.floor((range.end - 1) / S)
+  async * #readRange (object: ObjectRecord, segments: SegmentRecord[], ownerSecret: Buffer, range: ByteRange, signal: AbortSignal | undefined, reuse: boolean): AsyncGenerator<Buffer> {
+    if (segments.length !== object.segmentCount) throw new IncompleteBodyError(`object ${object.bucket}/${object.key} has ${segments.length} of its ${object.segmentCount} segments in metadata`)
+    // Segment offsets from their sizes: uniform for a streamed object, part by part for an assembled one.
+    const starts: number[] = []
+    let offset = 0
+    for (const [i, segment] of segments.entries()) {
+      if (segment.index !== i) throw new IncompleteBodyError(`object ${object.bucket}/${object.key} is missing segment ${i} in metadata`)
+      starts.push(offset)
+      offset += segment.plainSize
+    }
+    if (offset !== object.size) throw new IncompleteBodyError(`object ${object.bucket}/${object.key} has segments of ${offset} bytes for its ${object.size}`)
+    const wanted = segments.map((_, i) => i).filter((i) => starts[i] < range.end && starts[i] + segments[i].plainSize > range.start)
+    // Each salt's key once: the object's own, or (assembled object) each part's.
+    const keys = new Map<string, Buffer>()
+    const keyOf = (segment: SegmentRecord): Buffer => {
+      const salt = segment.keySalt ?? object.keySalt
+      const hex = Buffer.from(salt).toString('hex')
+      let key = keys.get(hex)
+      if (key === undefined) {
+        key = deriveObjectKey(ownerSecret, salt)
+        keys.set(hex, key)
+      }
+      return key
+    }
     const cancel = new AbortController()
     const linked = signal === undefined ? cancel.signal : AbortSignal.any([signal, cancel.signal])
     const spare: Buffer[] = []
+    const largest = Math.max(0, ...wanted.map((i) => segmentRegionSize(segments[i])))
     const fetch = async (i: number): Promise<{ plain: Buffer, region?: Buffer }> => {
       const segment = segments[i]
-      if (segment === undefined || segment.index !== i) throw new IncompleteBodyError(`object ${object.bucket}/${object.key} is missing segment ${i} in metadata`)
-      if (!reuse) return { plain: await readSegment(this.#components, segment, objectKey, linked) }
-      const size = segmentRegionSize(segment)
-      const region = spare.pop() ?? Buffer.allocUnsafeSlow(Math.max(size, segmentRegionSize(segments[first] ?? segment)))
-      return { plain: await readSegment(this.#components, segment, objectKey, linked, region.length >= size ? region : undefined), region }
+      const key = keyOf(segment)
+      if (!reuse) return { plain: await readSegment(this.#components, segment, key, linked) }
+      const region = spare.pop() ?? Buffer.allocUnsafeSlow(largest)
+      return { plain: await readSegment(this.#components, segment, key, linked, region), region }
     }
-    let pending: ReturnType<typeof fetch> | undefined = first <= last ? fetch(first) : undefined
+    let pending: ReturnType<typeof fetch> | undefined = wanted.length > 0 ? fetch(wanted[0]) : undefined
     try {
-      for (let i = first; i <= last; i++) {
+      for (const [w, i] of wanted.entries()) {
         const current = pending!
-        pending = i < last ? fetch(i + 1) : undefined
+        pending = w + 1 < wanted.length ? fetch(wanted[w + 1]) : undefined
         pending?.catch(() => {})
         const { plain, region } = await current
-        const segStart = i * S
-        yield plain.subarray(Math.max(0, range.start - segStart), Math.min(plain.length, range.end - segStart))
+        yield plain.subarray(Math.max(0, range.start - starts[i]), Math.min(plain.length, range.end - starts[i]))
         if (region !== undefined) spare.push(region)
       }
     } finally {

@@ -24,7 +24,7 @@ export function segmentRegionSize (segment: SegmentRecord): number {
 }
 
 /**
- * Returns the plaintext of `segment`. Throws ObjectUnavailableError when fewer than k verified pieces
+ * Returns the plaintext of `segment`, sealed under `objectKey` (the key of its salt). Throws ObjectUnavailableError when fewer than k verified pieces
  * can be fetched, DecryptionError when the rebuilt segment fails authentication. With a `region` of
  * at least segmentRegionSize bytes the shards are assembled there, and the plaintext returned is a
  * view of it; otherwise fresh memory is allocated.
@@ -34,7 +34,8 @@ export async function readSegment (components: SegmentComponents, segment: Segme
   const { shards, present } = await fetchShards(components, segment, signal, region)
   if (present.slice(0, k).some((p) => !p)) await components.codec(k, segment.m).reconstruct(shards, present)
   const data = Buffer.from(shards[0].buffer, shards[0].byteOffset, k * shardSize)
-  return openSegmentInPlace(objectKey, segment.index, data.subarray(0, segment.encryptedSize))
+  // A segment moved in from a multipart part keeps the nonce of the index it was sealed under.
+  return openSegmentInPlace(objectKey, segment.sealIndex ?? segment.index, data.subarray(0, segment.encryptedSize))
 }
 
 /**

@@ -95,3 +95,16 @@ export class PreconditionFailedError extends Error {
     super(message, options)
   }
 }
+
+/**
+ * What a write depended on changed under it: a part named in assembleObject is no longer the visible
+ * version with that upload (a concurrent write replaced or deleted it). Nothing was changed.
+ */
+export class ConflictError extends Error {
+  static readonly NAME = 'ConflictError'
+  override readonly name = ConflictError.NAME
+
+  constructor (message = 'The data this write depends on changed; retry it.', options?: ErrorOptions) {
+    super(message, options)
+  }
+}

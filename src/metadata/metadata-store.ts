@@ -85,6 +85,15 @@ export interface SegmentRecord {
   /** Why it is under-placed (empty otherwise). */
   readonly placementNote: string
   readonly pieces: readonly PieceRecord[]
+  /**
+   * Set on a segment moved in from another upload (an S3 multipart part, see assembleObject): the salt
+   * its key derives from and the index its nonce derives from, which stay those of the upload that
+   * sealed it. Absent: the object's own salt and `index`.
+   */
+  readonly keySalt?: Uint8Array
+  readonly sealIndex?: number
+  /** Of an assembled object: which of its parts (1-based, in order) the segment belongs to. */
+  readonly partNumber?: number
 }
 
 export interface ObjectRecord {
@@ -112,6 +121,14 @@ export interface CommitCondition {
   readonly ifNoneMatch?: boolean
   /** Only if the visible object has this ETag (unquoted hex). */
   readonly ifMatch?: string
+}
+
+/** A part of an assembled object: a visible object whose segments move into it (see assembleObject). */
+export interface AssemblyPart {
+  readonly bucket: string
+  readonly key: string
+  /** The upload that must still be the part object's visible version. */
+  readonly uploadId: string
 }
 
 export interface ListObjectsOptions {
@@ -237,6 +254,17 @@ export interface MetadataStore {
    * PreconditionFailedError when `condition` does not hold (then nothing changes and the upload stays pending).
    */
   commitObject(object: ObjectRecord, condition?: CommitCondition): Promise<ObjectRecord | undefined>
+  /**
+   * Commits an object assembled from other objects without moving data (S3 CompleteMultipartUpload):
+   * in one transaction, the segments and pieces of each part's upload move, in order, into the pending
+   * upload `object.uploadId` (which must have no segments of its own), each keeping the salt and nonce
+   * index it was sealed with and numbered with its part (1-based); the part objects and their uploads
+   * disappear; then `object` is committed as by commitObject, with `segmentCount` set to the segments
+   * moved. Returns the committed object and the object it replaced. Throws ConflictError when a part is
+   * no longer visible with that upload (a concurrent write replaced it; nothing changes),
+   * InvalidArgumentError when a part is stored inline, and commitObject's errors.
+   */
+  assembleObject(object: ObjectRecord, parts: readonly AssemblyPart[], condition?: CommitCondition): Promise<{ object: ObjectRecord, replaced: ObjectRecord | undefined }>
   /**
    * Marks a pending upload aborted and returns its segments (their pieces are garbage).
    * Throws NotFoundError when the upload does not exist, UploadStateError when it is not pending.

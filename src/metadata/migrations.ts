@@ -237,12 +237,39 @@ function durability (dialect: SqlDialectName): Migration {
   }
 }
 
+/**
+ * 0004: segments assembled from other uploads (S3 CompleteMultipartUpload without moving data). A
+ * segment moved from a part keeps the salt its key was derived from and the index its nonce was
+ * derived from; `part_number` is its part's place in the assembled object (1-based). All three are
+ * null for segments written as part of their own object.
+ */
+function assembledSegments (dialect: SqlDialectName): Migration {
+  const { blob } = dialectTypes(dialect)
+  return {
+    async up (root: Kysely<any>): Promise<void> {
+      await inTransaction(root, async (db) => {
+        await db.schema.alterTable('segments').addColumn('key_salt', blob).execute()
+        await db.schema.alterTable('segments').addColumn('seal_index', 'integer').execute()
+        await db.schema.alterTable('segments').addColumn('part_number', 'integer').execute()
+      })
+    },
+    async down (root: Kysely<any>): Promise<void> {
+      await inTransaction(root, async (db) => {
+        for (const column of ['part_number', 'seal_index', 'key_salt']) {
+          await db.schema.alterTable('segments').dropColumn(column).execute()
+        }
+      })
+    }
+  }
+}
+
 /** Every migration, by name; names sort in the order they must run. */
 export function buildMigrations (dialect: SqlDialectName): Record<string, Migration> {
   return {
     '0001_initial': initialSchema(dialect),
     '0002_access_keys': accessKeys(dialect),
-    '0003_durability': durability(dialect)
+    '0003_durability': durability(dialect),
+    '0004_assembled_segments': assembledSegments(dialect)
   }
 }
 

@@ -85,6 +85,10 @@ export interface SegmentsTable {
   m: number
   under_placed: Flag
   placement_note: string
+  /** Migration 0004: set only on segments moved in from another upload (see SegmentRecord). */
+  key_salt: ColumnType<Buffer | null, Buffer | null | undefined, Buffer | null>
+  seal_index: ColumnType<number | null, number | null | undefined, number | null>
+  part_number: ColumnType<number | null, number | null | undefined, number | null>
 }
 
 /** Pieces of a segment, primary key (upload_id, segment_idx, piece_idx); indexed by node_id. */

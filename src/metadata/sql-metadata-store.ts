@@ -22,17 +22,17 @@
 import { sql } from 'kysely'
 import type { Kysely, Selectable } from 'kysely'
 import {
-  AlreadyExistsError, BucketNotEmptyError, InvalidArgumentError, NotFoundError, PreconditionFailedError, StoreClosedError,
+  AlreadyExistsError, BucketNotEmptyError, ConflictError, InvalidArgumentError, NotFoundError, PreconditionFailedError, StoreClosedError,
   UploadStateError
 } from './errors.js'
 import type {
-  AccessKeyRecord, AccountRecord, BucketRecord, CommitCondition, ExitState, ListObjectsOptions, MetadataStats, MetadataStore, NodePieceRecord,
+  AccessKeyRecord, AccountRecord, AssemblyPart, BucketRecord, CommitCondition, ExitState, ListObjectsOptions, MetadataStats, MetadataStore, NodePieceRecord,
   NodeRecord, NodeStanding, ObjectRecord, PieceRecord, PieceReplacement, ReputationRecord, SegmentRecord, StoredSegmentRecord, UploadRecord,
   UploadState
 } from './metadata-store.js'
 import { migrateToLatest } from './migrations.js'
 import type {
-  AccessKeysTable, AccountsTable, BucketsTable, Database, NodeReputationTable, NodesTable, ObjectsTable, SqlDialectName, UploadsTable
+  AccessKeysTable, AccountsTable, BucketsTable, Database, NodeReputationTable, NodesTable, ObjectsTable, SegmentsTable, SqlDialectName, UploadsTable
 } from './schema.js'
 
 /** listObjects' page size when the caller gives none (S3's default max-keys). */
@@ -507,83 +507,103 @@ export class SqlMetadataStore implements MetadataStore {
    * become visible); InvalidArgumentError when the object's bucket/key differ from the upload's.
    */
   async commitObject (object: ObjectRecord, condition: CommitCondition = {}): Promise<ObjectRecord | undefined> {
-    requireInteger(object.size, `Object ${object.key} size`)
-    requireInteger(object.segmentCount, `Object ${object.key} segmentCount`)
-    requireInteger(object.segmentSize, `Object ${object.key} segmentSize`)
-    requireInteger(object.createdAt, `Object ${object.key} createdAt`)
-
+    requireObjectIntegers(object)
     return await this.#write(async (db) => {
-      const upload = await db.selectFrom('uploads').selectAll().where('id', '=', object.uploadId)
-        .$if(this.#dialect === 'postgres', (qb) => qb.forUpdate()) // dialect: row lock
-        .executeTakeFirst()
-      if (upload === undefined) {
-        throw new NotFoundError(`Upload ${object.uploadId} does not exist; begin the upload before committing it.`)
-      }
-      if (upload.state !== 'pending') {
-        throw new UploadStateError(`${describeUpload(upload)}; only a pending upload can be committed. Start a new upload.`)
-      }
-      if (upload.bucket !== object.bucket || upload.key !== object.key) {
-        throw new InvalidArgumentError(`Upload ${upload.id} was begun for ${upload.bucket}/${upload.key}, not ${object.bucket}/${object.key}; commit it under the key it was begun for.`)
-      }
-
-      await this.#lockObjectKey(db, object.bucket, object.key)
-
-      const bucket = await db.selectFrom('buckets').select('name').where('name', '=', object.bucket)
-        .$if(this.#dialect === 'postgres', (qb) => qb.forShare()) // dialect: row lock
-        .executeTakeFirst()
-      if (bucket === undefined) {
-        throw new NotFoundError(`Bucket "${object.bucket}" no longer exists; the upload cannot be committed.`)
-      }
-
-      // Conditional writes are decided here, under the key lock, so two racing writers can't both pass.
-      if (condition.ifNoneMatch === true || condition.ifMatch !== undefined) {
-        const current = await db.selectFrom('objects').select('etag')
-          .where('bucket', '=', object.bucket).where('key', '=', object.key).executeTakeFirst()
-        if (condition.ifNoneMatch === true && current !== undefined) {
-          throw new PreconditionFailedError(`${object.bucket}/${object.key} already exists and the write asked for If-None-Match: *.`)
-        }
-        if (condition.ifMatch !== undefined && current?.etag !== condition.ifMatch) {
-          throw new PreconditionFailedError(current === undefined
-            ? `${object.bucket}/${object.key} does not exist, so it can't match ETag ${condition.ifMatch}.`
-            : `${object.bucket}/${object.key} has ETag ${current.etag}, not ${condition.ifMatch}.`)
-        }
-      }
-
-      const stored = await db.selectFrom('segments')
-        .select((eb) => [eb.fn.countAll().as('count'), eb.fn.max('idx').as('max')])
-        .where('upload_id', '=', upload.id)
-        .executeTakeFirstOrThrow()
-      const count = toSafeNumber(stored.count)
-      const max = stored.max === null ? -1 : toSafeNumber(stored.max)
-      if (count !== object.segmentCount || max !== count - 1) {
-        throw new UploadStateError(`Upload ${upload.id} has ${count} segment(s) stored (highest index ${max}) but the object has segmentCount ${object.segmentCount}; add the missing segments (indexes 0 … ${object.segmentCount - 1}) before committing.`)
-      }
-
-      await db.updateTable('uploads').set({ state: 'committed' })
-        .where('id', '=', upload.id).where('state', '=', 'pending')
-        .execute()
-      const previous = await db.deleteFrom('objects')
-        .where('bucket', '=', object.bucket).where('key', '=', object.key)
-        .returningAll()
-        .executeTakeFirst()
-      await db.insertInto('objects')
-        .values({
-          bucket: object.bucket,
-          key: object.key,
-          upload_id: object.uploadId,
-          size: object.size,
-          segment_count: object.segmentCount,
-          segment_size: object.segmentSize,
-          inline_data: object.inlineData === null ? null : toBuffer(object.inlineData),
-          key_salt: toBuffer(object.keySalt),
-          content_type: object.contentType,
-          etag: object.etag,
-          user_metadata: object.userMetadata,
-          created_at: object.createdAt
-        })
-        .execute()
-      return previous === undefined ? undefined : objectFromRow(previous)
+      await this.#prepareCommit(db, object, condition)
+      await requireSegments(db, object.uploadId, object.segmentCount)
+      return await commitRows(db, object)
     })
+  }
+
+  /**
+   * Moves the parts' segments and pieces with INSERT … (new rows), UPDATE pieces, DELETE (old rows),
+   * so that the pieces' foreign key to their segment holds after every statement on both dialects.
+   */
+  async assembleObject (object: ObjectRecord, parts: readonly AssemblyPart[], condition: CommitCondition = {}): Promise<{ object: ObjectRecord, replaced: ObjectRecord | undefined }> {
+    requireObjectIntegers(object)
+    return await this.#write(async (db) => {
+      await this.#prepareCommit(db, object, condition)
+      await requireSegments(db, object.uploadId, 0)
+      let base = 0
+      for (const [i, part] of parts.entries()) {
+        await this.#lockObjectKey(db, part.bucket, part.key)
+        const visible = await db.selectFrom('objects').select(['upload_id', 'key_salt', 'inline_data'])
+          .where('bucket', '=', part.bucket).where('key', '=', part.key).executeTakeFirst()
+        if (visible?.upload_id !== part.uploadId) {
+          throw new ConflictError(`Part ${part.bucket}/${part.key} is no longer upload ${part.uploadId} (it was replaced or deleted); nothing was assembled.`)
+        }
+        if (visible.inline_data !== null) {
+          throw new InvalidArgumentError(`Part ${part.bucket}/${part.key} is stored inline; only parts stored as segments can be assembled.`)
+        }
+        const rows = await db.selectFrom('segments').selectAll().where('upload_id', '=', part.uploadId).orderBy('idx').execute()
+        for (let j = 0; j < rows.length; j += PIECE_INSERT_BATCH) {
+          await db.insertInto('segments').values(rows.slice(j, j + PIECE_INSERT_BATCH).map((row) => ({
+            ...row,
+            plain_size: toSafeNumber(row.plain_size),
+            encrypted_size: toSafeNumber(row.encrypted_size),
+            shard_size: toSafeNumber(row.shard_size),
+            under_placed: row.under_placed === 0 ? 0 : 1,
+            upload_id: object.uploadId,
+            idx: base + row.idx,
+            key_salt: row.key_salt ?? visible.key_salt,
+            seal_index: row.seal_index ?? row.idx,
+            part_number: i + 1
+          }))).execute()
+        }
+        await db.updateTable('pieces')
+          .set((eb) => ({ upload_id: object.uploadId, segment_idx: eb('segment_idx', '+', base) }))
+          .where('upload_id', '=', part.uploadId)
+          .execute()
+        await db.deleteFrom('segments').where('upload_id', '=', part.uploadId).execute()
+        await db.deleteFrom('objects').where('bucket', '=', part.bucket).where('key', '=', part.key).execute()
+        await db.deleteFrom('uploads').where('id', '=', part.uploadId).execute()
+        base += rows.length
+      }
+      const assembled = { ...object, segmentCount: base }
+      return { object: assembled, replaced: await commitRows(db, assembled) }
+    })
+  }
+
+  /**
+   * The checks every commit makes inside its transaction: the upload is pending and was begun for this
+   * key, the key is locked, the bucket exists, and the write's condition holds.
+   */
+  async #prepareCommit (db: Kysely<Database>, object: ObjectRecord, condition: CommitCondition): Promise<void> {
+    const upload = await db.selectFrom('uploads').selectAll().where('id', '=', object.uploadId)
+      .$if(this.#dialect === 'postgres', (qb) => qb.forUpdate()) // dialect: row lock
+      .executeTakeFirst()
+    if (upload === undefined) {
+      throw new NotFoundError(`Upload ${object.uploadId} does not exist; begin the upload before committing it.`)
+    }
+    if (upload.state !== 'pending') {
+      throw new UploadStateError(`${describeUpload(upload)}; only a pending upload can be committed. Start a new upload.`)
+    }
+    if (upload.bucket !== object.bucket || upload.key !== object.key) {
+      throw new InvalidArgumentError(`Upload ${upload.id} was begun for ${upload.bucket}/${upload.key}, not ${object.bucket}/${object.key}; commit it under the key it was begun for.`)
+    }
+
+    await this.#lockObjectKey(db, object.bucket, object.key)
+
+    const bucket = await db.selectFrom('buckets').select('name').where('name', '=', object.bucket)
+      .$if(this.#dialect === 'postgres', (qb) => qb.forShare()) // dialect: row lock
+      .executeTakeFirst()
+    if (bucket === undefined) {
+      throw new NotFoundError(`Bucket "${object.bucket}" no longer exists; the upload cannot be committed.`)
+    }
+
+    // Conditional writes are decided here, under the key lock, so two racing writers can't both pass.
+    if (condition.ifNoneMatch === true || condition.ifMatch !== undefined) {
+      const current = await db.selectFrom('objects').select('etag')
+        .where('bucket', '=', object.bucket).where('key', '=', object.key).executeTakeFirst()
+      if (condition.ifNoneMatch === true && current !== undefined) {
+        throw new PreconditionFailedError(`${object.bucket}/${object.key} already exists and the write asked for If-None-Match: *.`)
+      }
+      if (condition.ifMatch !== undefined && current?.etag !== condition.ifMatch) {
+        throw new PreconditionFailedError(current === undefined
+          ? `${object.bucket}/${object.key} does not exist, so it can't match ETag ${condition.ifMatch}.`
+          : `${object.bucket}/${object.key} has ETag ${current.etag}, not ${condition.ifMatch}.`)
+      }
+    }
   }
 
   /** Throws NotFoundError when the upload does not exist, UploadStateError when it is not pending. */
@@ -1010,7 +1030,11 @@ async function loadSegments (db: Kysely<Database>, uploadId: string): Promise<Se
       hash: row.hash
     })
   }
-  return segmentRows.map((row) => ({
+  return segmentRows.map((row) => segmentFromRow(row, piecesBySegment.get(row.idx) ?? []))
+}
+
+function segmentFromRow (row: Selectable<SegmentsTable>, pieces: PieceRecord[]): SegmentRecord {
+  return {
     index: row.idx,
     plainSize: toSafeNumber(row.plain_size),
     encryptedSize: toSafeNumber(row.encrypted_size),
@@ -1019,6 +1043,57 @@ async function loadSegments (db: Kysely<Database>, uploadId: string): Promise<Se
     m: row.m,
     underPlaced: row.under_placed !== 0,
     placementNote: row.placement_note,
-    pieces: piecesBySegment.get(row.idx) ?? []
-  }))
+    pieces,
+    ...(row.key_salt === null ? {} : { keySalt: fromBlob(row.key_salt) }),
+    ...(row.seal_index === null ? {} : { sealIndex: row.seal_index }),
+    ...(row.part_number === null ? {} : { partNumber: row.part_number })
+  }
+}
+
+function requireObjectIntegers (object: ObjectRecord): void {
+  requireInteger(object.size, `Object ${object.key} size`)
+  requireInteger(object.segmentCount, `Object ${object.key} segmentCount`)
+  requireInteger(object.segmentSize, `Object ${object.key} segmentSize`)
+  requireInteger(object.createdAt, `Object ${object.key} createdAt`)
+}
+
+/** Throws UploadStateError unless the upload's stored segments are exactly 0 … count-1 (an incomplete upload must not become visible). */
+async function requireSegments (db: Kysely<Database>, uploadId: string, count: number): Promise<void> {
+  const stored = await db.selectFrom('segments')
+    .select((eb) => [eb.fn.countAll().as('count'), eb.fn.max('idx').as('max')])
+    .where('upload_id', '=', uploadId)
+    .executeTakeFirstOrThrow()
+  const have = toSafeNumber(stored.count)
+  const max = stored.max === null ? -1 : toSafeNumber(stored.max)
+  if (have !== count || max !== have - 1) {
+    throw new UploadStateError(`Upload ${uploadId} has ${have} segment(s) stored (highest index ${max}) but the object has segmentCount ${count}; add the missing segments (indexes 0 … ${count - 1}) before committing.`)
+  }
+}
+
+/** Marks the upload committed and makes `object` the visible version of its key; returns the one it replaced. */
+async function commitRows (db: Kysely<Database>, object: ObjectRecord): Promise<ObjectRecord | undefined> {
+  await db.updateTable('uploads').set({ state: 'committed' })
+    .where('id', '=', object.uploadId).where('state', '=', 'pending')
+    .execute()
+  const previous = await db.deleteFrom('objects')
+    .where('bucket', '=', object.bucket).where('key', '=', object.key)
+    .returningAll()
+    .executeTakeFirst()
+  await db.insertInto('objects')
+    .values({
+      bucket: object.bucket,
+      key: object.key,
+      upload_id: object.uploadId,
+      size: object.size,
+      segment_count: object.segmentCount,
+      segment_size: object.segmentSize,
+      inline_data: object.inlineData === null ? null : toBuffer(object.inlineData),
+      key_salt: toBuffer(object.keySalt),
+      content_type: object.contentType,
+      etag: object.etag,
+      user_metadata: object.userMetadata,
+      created_at: object.createdAt
+    })
+    .execute()
+  return previous === undefined ? undefined : objectFromRow(previous)
 }

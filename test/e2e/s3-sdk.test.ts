@@ -150,7 +150,10 @@ describe('S3 with @aws-sdk/client-s3', () => {
     const key = 'multi/manual.bin'
     const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }))
     expect(UploadId).toMatch(/^[0-9a-f]{32}$/)
-    const big = pseudoRandom(5 * 1024 * 1024, 41)
+    // Part 1 is sent twice (a client retry); the second one counts. Its size is no multiple of the
+    // network's 1 MiB segments, so the assembled object's segments show the parts' boundaries.
+    await s3.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: 1, Body: pseudoRandom(5 * 1024 * 1024 + 100, 40) }))
+    const big = pseudoRandom(5 * 1024 * 1024 + 100, 41)
     const p1 = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: 1, Body: big }))
     const p2 = await s3.send(new UploadPartCopyCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: 2, CopySource: `${bucket}/hello.txt`, CopySourceRange: 'bytes=0-4' }))
     const listed = await s3.send(new ListPartsCommand({ Bucket: bucket, Key: key, UploadId }))
@@ -162,9 +165,29 @@ describe('S3 with @aws-sdk/client-s3', () => {
     expect(await code(s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId, MultipartUpload: { Parts: [parts[0], { PartNumber: 2, ETag: '"00000000000000000000000000000000"' }] } })))).toBe('InvalidPart')
     expect(await code(s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId, MultipartUpload: { Parts: [{ PartNumber: 2, ETag: parts[1].ETag }, { PartNumber: 3, ETag: parts[1].ETag }] } })))).toBe('InvalidPart')
     await s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId, MultipartUpload: { Parts: parts } }))
+    const whole = Buffer.concat([big, Buffer.from('hello')])
     const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))
-    expect(Buffer.compare(Buffer.from(await got.Body!.transformToByteArray()), Buffer.concat([big, Buffer.from('hello')]))).toBe(0)
+    expect(Buffer.compare(Buffer.from(await got.Body!.transformToByteArray()), whole)).toBe(0)
     expect(await code(s3.send(new ListPartsCommand({ Bucket: bucket, Key: key, UploadId })))).toBe('NoSuchUpload')
+    // Assembled in metadata: the parts' own segments (five of 1 MiB and 100 bytes, then 5 bytes), not a re-cut copy.
+    const located = await (await fetch(`${net.network.coordinator.url}/api/objects/${bucket}/${key}?locate`)).json() as { segments: Array<{ size: number, part: number }> }
+    const MiB = 1024 * 1024
+    expect(located.segments.map((x) => [x.size, x.part])).toEqual([[MiB, 1], [MiB, 1], [MiB, 1], [MiB, 1], [MiB, 1], [100, 1], [5, 2]])
+    // Ranges across segment and part boundaries, checked against the concatenation.
+    for (const [a, b] of [[MiB - 3, MiB + 2], [5 * MiB + 90, 5 * MiB + 104], [0, whole.length - 1], [5 * MiB + 100, 5 * MiB + 101]]) {
+      const r = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=${a}-${b}` }))
+      expect(Buffer.compare(Buffer.from(await r.Body!.transformToByteArray()), whole.subarray(a, b + 1)), `bytes=${a}-${b}`).toBe(0)
+    }
+    // GetObject and HeadObject by part number.
+    const part2 = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, PartNumber: 2 }))
+    expect([part2.PartsCount, part2.ContentLength, part2.ContentRange]).toEqual([2, 5, `bytes ${big.length}-${whole.length - 1}/${whole.length}`])
+    expect(Buffer.from(await part2.Body!.transformToByteArray()).toString()).toBe('hello')
+    const head1 = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key, PartNumber: 1 }))
+    expect([head1.PartsCount, head1.ContentLength]).toEqual([2, big.length])
+    expect(await code(s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, PartNumber: 3 })))).toBe('InvalidPartNumber')
+    const simple = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'hello.txt', PartNumber: 1 }))
+    expect(Buffer.from(await simple.Body!.transformToByteArray()).toString()).toBe('hello, shoal')
+    expect(await code(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'hello.txt', PartNumber: 2 })))).toBe('InvalidPartNumber')
 
     const small = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'multi/small' }))
     const s1 = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'multi/small', UploadId: small.UploadId, PartNumber: 1, Body: 'tiny' }))

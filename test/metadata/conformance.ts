@@ -357,6 +357,78 @@ export function runMetadataConformance (name: string, open: () => Promise<Opened
         expect(await store.getSegments(id)).toEqual(expected)
       })
 
+      describe('assembleObject (multipart completion without moving data)', () => {
+        beforeEach(async () => {
+          await store.createBucket(makeBucket('parts'))
+        })
+
+        it('moves the parts\' segments and pieces, in part order, into the new object, keeping each one\'s salt and nonce index', async () => {
+          const p1 = await putObject(store, 'parts', 'u/1', { segments: [makeSegment(0), makeSegment(1)] })
+          const p2 = await putObject(store, 'parts', 'u/2', { segments: [makeSegment(0, { plainSize: 100 })] })
+          const old = await putObject(store, 'b', 'k', { segments: [makeSegment(0)] })
+          const id = newUploadId()
+          await store.beginUpload({ id, bucket: 'b', key: 'k', createdAt: 5 })
+          const object = makeObject('b', 'k', id, { size: 12345, segmentCount: 999 })
+          const parts = [p1, p2].map((p) => ({ bucket: 'parts', key: p.object.key, uploadId: p.object.uploadId }))
+          const { object: committed, replaced } = await store.assembleObject(object, parts)
+          expect(committed).toEqual({ ...object, segmentCount: 3 })
+          expect(replaced).toEqual(old.object)
+          expect(await store.getObject('b', 'k')).toEqual(committed)
+          // Expected rows built here from what was put: renumbered 0..2, salts of the part objects, original indexes.
+          const expected = [
+            { ...p1.segments[0], index: 0, keySalt: p1.object.keySalt, sealIndex: 0, partNumber: 1 },
+            { ...p1.segments[1], index: 1, keySalt: p1.object.keySalt, sealIndex: 1, partNumber: 1 },
+            { ...p2.segments[0], index: 2, keySalt: p2.object.keySalt, sealIndex: 0, partNumber: 2 }
+          ]
+          const got = await store.getSegments(id)
+          expect(got.map((g) => ({ ...g, keySalt: Buffer.from(g.keySalt!) }))).toEqual(expected.map((e) => ({ ...e, keySalt: Buffer.from(e.keySalt) })))
+          // The parts are gone, and their pieces belong to the new object only (audits and GC find them there).
+          expect(await store.listObjects('parts')).toEqual([])
+          expect(await store.getSegments(p1.object.uploadId)).toEqual([])
+          expect(await store.getUpload(p1.object.uploadId)).toBeUndefined()
+          const held = await store.piecesOfNode('node-0', '', 100)
+          for (const e of expected) expect(held).toContainEqual(expect.objectContaining({ uploadId: id, segmentIndex: e.index, pieceId: e.pieces[0]!.pieceId }))
+          expect((await store.stats()).segments).toBe(3)
+
+          // An assembled object can itself be a part (its segments keep their first salt and nonce index).
+          const again = newUploadId()
+          await store.beginUpload({ id: again, bucket: 'parts', key: 'whole', createdAt: 6 })
+          await store.assembleObject(makeObject('parts', 'whole', again), [{ bucket: 'b', key: 'k', uploadId: id }])
+          const moved = await store.getSegments(again)
+          expect(moved.map((m) => [m.sealIndex, Buffer.from(m.keySalt!).equals(Buffer.from(m.index < 2 ? p1.object.keySalt : p2.object.keySalt)), m.partNumber])).toEqual([[0, true, 1], [1, true, 1], [0, true, 1]])
+        })
+
+        it('ConflictError when a part was replaced or deleted since it was listed; nothing changes', async () => {
+          const p1 = await putObject(store, 'parts', 'u/1', { segments: [makeSegment(0)] })
+          const p2 = await putObject(store, 'parts', 'u/2', { segments: [makeSegment(0)] })
+          await putObject(store, 'parts', 'u/2', { segments: [makeSegment(0)] }) // a retried UploadPart replaced it
+          const id = newUploadId()
+          await store.beginUpload({ id, bucket: 'b', key: 'k', createdAt: 5 })
+          const parts = [p1, p2].map((p) => ({ bucket: 'parts', key: p.object.key, uploadId: p.object.uploadId }))
+          await expectError(store.assembleObject(makeObject('b', 'k', id), parts), 'ConflictError')
+          expect(await store.getObject('b', 'k')).toBeUndefined()
+          expect((await store.getUpload(id))?.state).toBe('pending')
+          expect(await store.getObject('parts', 'u/1')).toEqual(p1.object)
+          expect(await store.getSegments(p1.object.uploadId)).toEqual(p1.segments)
+          await store.deleteObject('parts', 'u/1')
+          await expectError(store.assembleObject(makeObject('b', 'k', id), parts.slice(0, 1)), 'ConflictError')
+        })
+
+        it('checks the write condition atomically and refuses inline parts', async () => {
+          const p1 = await putObject(store, 'parts', 'u/1', { segments: [makeSegment(0)] })
+          await putObject(store, 'b', 'k', { segments: [makeSegment(0)] })
+          const id = newUploadId()
+          await store.beginUpload({ id, bucket: 'b', key: 'k', createdAt: 5 })
+          const part = { bucket: 'parts', key: 'u/1', uploadId: p1.object.uploadId }
+          await expectError(store.assembleObject(makeObject('b', 'k', id), [part], { ifNoneMatch: true }), 'PreconditionFailedError')
+          expect(await store.getObject('parts', 'u/1')).toEqual(p1.object)
+          const inline = await putObject(store, 'parts', 'u/2')
+          await expectError(store.assembleObject(makeObject('b', 'k', id), [{ bucket: 'parts', key: 'u/2', uploadId: inline.object.uploadId }]), 'InvalidArgumentError')
+          const { object } = await store.assembleObject(makeObject('b', 'k', id), [part], { ifMatch: (await store.getObject('b', 'k'))!.etag })
+          expect(object.segmentCount).toBe(1)
+        })
+      })
+
       it('returns pieces in piece order whatever order they were added in', async () => {
         const id = newUploadId()
         await store.beginUpload({ id, bucket: 'b', key: 'k', createdAt: 1 })

@@ -1,12 +1,10 @@
 /**
  * S3 multipart upload. Parts are stored as ordinary (encrypted, erasure-coded) objects in an internal
  * bucket that no account can name or list ("_multipart": bucket names may not contain "_"), keyed
- * UPLOADID/PARTNUMBER, with UPLOADID/info holding the upload's target and headers. Complete streams
- * the listed parts, in order, into the final object (a server-side copy) and deletes them.
- *
- * Trade-off, written down: Complete costs one more pass over the data than a metadata-only assembly,
- * in exchange for reusing the proven write path unchanged (each part keeps its own key, so no nonce is
- * ever reused across part retries). The memory stays bounded; time grows with the object's size.
+ * UPLOADID/PARTNUMBER, with UPLOADID/info holding the upload's target and headers. Parts are never
+ * stored inline, so that Complete can assemble the object in metadata alone: one transaction moves the
+ * listed parts' segments into the final object (each keeps the key and nonce it was sealed with, so no
+ * byte is read, re-encrypted or sent again), and the unlisted parts are deleted.
  */
 import { createHash, randomBytes } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
@@ -71,13 +69,13 @@ export class Multipart {
       })
       const range = copyRange(header(req, 'x-amz-copy-source-range'), src.size)
       const read = await this.#c.gateway.getObject(copySource.bucket, copySource.key, { range, object: src })
-      const result = await this.#c.gateway.putObject({ bucket: parts, key: partKey(id, n), body: read.body, expectedSize: read.range.end - read.range.start })
+      const result = await this.#c.gateway.putObject({ bucket: parts, key: partKey(id, n), body: read.body, expectedSize: read.range.end - read.range.start, inline: false })
       sendXml(res, 200, el('CopyPartResult', [el('LastModified', new Date(result.object.createdAt).toISOString()), el('ETag', `"${result.object.etag}"`)]))
       return
     }
     const incoming = receiveBody(req, res, auth)
     try {
-      const result = await this.#c.gateway.putObject({ bucket: parts, key: partKey(id, n), body: incoming.body, expectedSize: incoming.size, signal: incoming.signal })
+      const result = await this.#c.gateway.putObject({ bucket: parts, key: partKey(id, n), body: incoming.body, expectedSize: incoming.size, signal: incoming.signal, inline: false })
       res.writeHead(200, { etag: `"${result.object.etag}"`, 'content-length': 0, ...incoming.checksumHeader() }).end()
     } catch (err) {
       incoming.detach()
@@ -113,13 +111,12 @@ export class Multipart {
     }
     const etag = createHash('md5').update(Buffer.concat(chosen.map((p) => Buffer.from(p.etag, 'hex')))).digest('hex') + `-${chosen.length}`
     const size = chosen.reduce((a, p) => a + p.size, 0)
-    const parts = await this.#bucket(owner)
-    const gateway = this.#c.gateway
-    const stream = (async function * (): AsyncGenerator<Buffer> {
-      for (const p of chosen) yield * (await gateway.getObject(parts, p.key, { object: p })).body
-    })()
-    const result = await gateway.putObject({
-      bucket, key, body: stream, expectedSize: size, contentType: info.contentType, userMetadata: info.metadata, condition: writeCondition(req), etag
+    const result = await this.#c.gateway.assembleObject({
+      bucket, key, parts: chosen, contentType: info.contentType, userMetadata: info.metadata, condition: writeCondition(req), etag
+    }).catch((err: Error) => {
+      // A part re-uploaded (or the upload completed or aborted) between the listing above and the commit.
+      if (err.name === 'ConflictError') throw new S3Error('InvalidPart', `${err.message} Complete the upload again with the parts' current ETags.`)
+      throw err
     })
     this.#c.logger.info('multipart upload completed', { bucket: bucket.name, key, parts: chosen.length, size })
     await this.#remove(id, owner)
@@ -234,7 +231,7 @@ function partKey (id: string, n: number): string {
   return `${id}/${String(n).padStart(5, '0')}`
 }
 
-function partNumber (text: string | null): number {
+export function partNumber (text: string | null): number {
   const n = Number(text)
   if (text === null || !/^\d{1,5}$/.test(text) || n < 1 || n > MAX_PART_NUMBER) {
     throw new S3Error('InvalidArgument', `Part number must be an integer between 1 and ${MAX_PART_NUMBER}, inclusive`, { details: { ArgumentName: 'partNumber', ArgumentValue: text ?? '' } })

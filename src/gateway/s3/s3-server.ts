@@ -15,7 +15,7 @@ import { S3Error } from './errors.js'
 import { authenticate, type AuthResult } from './sigv4.js'
 import { decodeAwsChunked } from './chunked.js'
 import { createChecksum, type ChecksumAlgorithm } from './checksums.js'
-import { Multipart } from './multipart.js'
+import { Multipart, partNumber } from './multipart.js'
 import { childrenNamed, childText, el, MAX_XML_BODY, parseXml, xmlDocument, type XmlElement } from './xml.js'
 
 /** Default S3 port (DESIGN.md's local network contract). */
@@ -186,7 +186,7 @@ export class S3Server {
       if (method === 'DELETE') return await this.#multipart.abort(res, b, key, owner, query)
       if (method === 'GET') return await this.#multipart.listParts(res, b, key, owner, query)
     }
-    if (query.has('partNumber')) throw new S3Error('NotImplemented', 'GetObject by part number is not implemented by Shoal yet')
+    if (query.has('partNumber') && method !== 'GET' && method !== 'HEAD') throw new S3Error('NotImplemented', `${method} with partNumber (and without uploadId) is not an S3 operation Shoal implements`)
     if (method === 'PUT') {
       if (req.headers['x-amz-copy-source'] !== undefined) return await this.#copyObject(req, res, b, key, owner, auth)
       return await this.#putObject(req, res, b, key, auth)
@@ -325,9 +325,23 @@ export class S3Server {
     if (condition === 412) throw new S3Error('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold')
     let range: ByteRange | undefined
     const rangeHeader = header(req, 'range')
-    if (rangeHeader !== undefined) range = parseRange(rangeHeader, object.size)
+    if (query.has('partNumber')) {
+      // GetObject/HeadObject by part: the bytes of one part of a multipart object (206, with the parts count).
+      if (rangeHeader !== undefined) throw new S3Error('InvalidRequest', 'Cannot specify both Range header and partNumber query parameter')
+      const n = partNumber(query.get('partNumber'))
+      const part = await this.#c.gateway.partRange(object, n)
+      if (part === undefined) throw new S3Error('InvalidPartNumber', 'The requested partnumber is not satisfiable', { details: { PartNumberRequested: String(n) } })
+      if (part.parts > 1 || object.etag.includes('-')) {
+        range = part.range
+        headers['x-amz-mp-parts-count'] = part.parts
+      }
+    } else if (rangeHeader !== undefined) {
+      range = parseRange(rangeHeader, object.size)
+    }
     if (head) {
-      res.writeHead(200, { ...headers, 'content-length': object.size }).end()
+      const length = range === undefined ? object.size : range.end - range.start
+      if (range !== undefined) headers['content-range'] = `bytes ${range.start}-${range.end - 1}/${object.size}`
+      res.writeHead(range !== undefined ? 206 : 200, { ...headers, 'content-length': length }).end()
       return
     }
     const signal = abortOnClose(req, res)
