@@ -148,7 +148,9 @@ export class Gateway {
     })()
     const cancel = new AbortController()
     const signal = req.signal === undefined ? cancel.signal : AbortSignal.any([req.signal, cancel.signal])
-    await metadata.beginUpload({ id: uploadId, bucket: req.bucket.name, key: req.key, createdAt: Date.now() })
+    // The upload is recorded before its first segment is stored; an inline object skips that commit.
+    let begun: Promise<void> | undefined
+    const begin = async (): Promise<void> => { await (begun ??= metadata.beginUpload({ id: uploadId, bucket: req.bucket.name, key: req.key, createdAt: Date.now() })) }
     const segments: SegmentRecord[] = []
     let inline: Buffer | null = null
     try {
@@ -157,6 +159,7 @@ export class Gateway {
       let index = 0
       const inflight = new Set<Promise<void>>()
       const store = async (i: number, plaintext: Segment): Promise<void> => {
+        await begin()
         const segment = await writeSegment(this.#components, settings, objectKey, i, plaintext, signal)
         await metadata.addSegment(uploadId, segment)
         segments.push(segment)
@@ -201,14 +204,16 @@ export class Gateway {
         userMetadata: JSON.stringify(req.userMetadata ?? {}),
         createdAt: Date.now()
       }
-      const replaced = await metadata.commitObject(object, req.condition)
+      const replaced = inline !== null ? await metadata.putInlineObject(object, req.condition) : await metadata.commitObject(object, req.condition)
       if (replaced !== undefined) this.#discard(replaced)
       const underPlacedSegments = segments.filter((s) => s.underPlaced).length
       logger.info('stored object', { bucket: object.bucket, key: object.key, size, segments: segments.length, underPlacedSegments })
       return { object, underPlacedSegments, replaced }
     } catch (err) {
-      const orphans = await metadata.abortUpload(uploadId).catch(() => segments)
-      this.#deletePieces(orphans)
+      if (begun !== undefined) {
+        const orphans = await metadata.abortUpload(uploadId).catch(() => segments)
+        this.#deletePieces(orphans)
+      }
       throw err
     }
   }

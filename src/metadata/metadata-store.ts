@@ -255,6 +255,12 @@ export interface MetadataStore {
    */
   commitObject(object: ObjectRecord, condition?: CommitCondition): Promise<ObjectRecord | undefined>
   /**
+   * Records a new upload and commits `object`, stored inline (no segments), in one transaction: what
+   * beginUpload + commitObject do, with one commit instead of two. Throws commitObject's errors, and
+   * InvalidArgumentError when the object is not inline.
+   */
+  putInlineObject(object: ObjectRecord, condition?: CommitCondition): Promise<ObjectRecord | undefined>
+  /**
    * Commits an object assembled from other objects without moving data (S3 CompleteMultipartUpload):
    * in one transaction, the segments and pieces of each part's upload move, in order, into the pending
    * upload `object.uploadId` (which must have no segments of its own), each keeping the salt and nonce

@@ -408,25 +408,18 @@ export class SqlMetadataStore implements MetadataStore {
   /** Throws NotFoundError when the bucket does not exist, AlreadyExistsError when the id is taken. */
   async beginUpload (upload: Omit<UploadRecord, 'state'>): Promise<void> {
     requireInteger(upload.createdAt, `Upload ${upload.id} createdAt`)
-    await this.#write(async (db) => {
-      const bucket = await db.selectFrom('buckets').select('name').where('name', '=', upload.bucket)
-        .executeTakeFirst()
-      if (bucket === undefined) {
-        throw new NotFoundError(`Bucket "${upload.bucket}" does not exist; create it before uploading to it.`)
-      }
-      const result = await db.insertInto('uploads')
-        .values({
-          id: upload.id,
-          bucket: upload.bucket,
-          key: upload.key,
-          created_at: upload.createdAt,
-          state: 'pending'
-        })
-        .onConflict((oc) => oc.doNothing())
-        .executeTakeFirst()
-      if (result.numInsertedOrUpdatedRows === 0n) {
-        throw new AlreadyExistsError(`An upload with id ${upload.id} already exists; upload ids must be unique.`)
-      }
+    await this.#write(async (db) => { await insertUpload(db, upload) })
+  }
+
+  async putInlineObject (object: ObjectRecord, condition: CommitCondition = {}): Promise<ObjectRecord | undefined> {
+    requireObjectIntegers(object)
+    if (object.inlineData === null || object.segmentCount !== 0) {
+      throw new InvalidArgumentError(`Object ${object.bucket}/${object.key} is not stored inline; store its segments and use commitObject.`)
+    }
+    return await this.#write(async (db) => {
+      await insertUpload(db, { id: object.uploadId, bucket: object.bucket, key: object.key, createdAt: object.createdAt })
+      await this.#prepareCommit(db, object, condition)
+      return await commitRows(db, object)
     })
   }
 
@@ -1047,6 +1040,28 @@ function segmentFromRow (row: Selectable<SegmentsTable>, pieces: PieceRecord[]):
     ...(row.key_salt === null ? {} : { keySalt: fromBlob(row.key_salt) }),
     ...(row.seal_index === null ? {} : { sealIndex: row.seal_index }),
     ...(row.part_number === null ? {} : { partNumber: row.part_number })
+  }
+}
+
+/** Records a pending upload; NotFoundError when the bucket is missing, AlreadyExistsError when the id is taken. */
+async function insertUpload (db: Kysely<Database>, upload: Omit<UploadRecord, 'state'>): Promise<void> {
+  const bucket = await db.selectFrom('buckets').select('name').where('name', '=', upload.bucket)
+    .executeTakeFirst()
+  if (bucket === undefined) {
+    throw new NotFoundError(`Bucket "${upload.bucket}" does not exist; create it before uploading to it.`)
+  }
+  const result = await db.insertInto('uploads')
+    .values({
+      id: upload.id,
+      bucket: upload.bucket,
+      key: upload.key,
+      created_at: upload.createdAt,
+      state: 'pending'
+    })
+    .onConflict((oc) => oc.doNothing())
+    .executeTakeFirst()
+  if (result.numInsertedOrUpdatedRows === 0n) {
+    throw new AlreadyExistsError(`An upload with id ${upload.id} already exists; upload ids must be unique.`)
   }
 }
 

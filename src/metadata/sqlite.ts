@@ -16,7 +16,7 @@
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import BetterSqlite3 from 'better-sqlite3'
-import { Kysely, SqliteDialect } from 'kysely'
+import { Kysely, SqliteDialect, type SqliteDatabase } from 'kysely'
 import { InvalidArgumentError } from './errors.js'
 import type { Database } from './schema.js'
 import { SqlMetadataStore } from './sql-metadata-store.js'
@@ -61,6 +61,35 @@ export async function openSqliteStore (init: SqliteStoreInit): Promise<SqlMetada
     database.close()
     throw err
   }
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) })
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) })
   return new SqlMetadataStore(db, { dialect: 'sqlite' })
+}
+
+/** Prepared statements kept by withStatementCache: more than the store's distinct queries, so none is re-prepared in steady state. */
+export const STATEMENT_CACHE_SIZE = 512
+
+/**
+ * The database as kysely sees it, with prepared statements kept by SQL text (least recently used out).
+ * Kysely prepares every query anew; on a small S3 PUT preparing cost about a fifth of the coordinator's
+ * time in SQLite. A statement still being iterated is never handed out twice (a fresh one is prepared).
+ */
+function withStatementCache (database: BetterSqlite3.Database, size = STATEMENT_CACHE_SIZE): SqliteDatabase {
+  const cache = new Map<string, BetterSqlite3.Statement>()
+  return {
+    close: () => { cache.clear(); database.close() },
+    prepare (text: string) {
+      const hit = cache.get(text)
+      if (hit !== undefined && !hit.busy) {
+        cache.delete(text)
+        cache.set(text, hit)
+        return hit
+      }
+      const statement = database.prepare(text)
+      if (hit === undefined) {
+        cache.set(text, statement)
+        if (cache.size > size) cache.delete(cache.keys().next().value!)
+      }
+      return statement
+    }
+  }
 }

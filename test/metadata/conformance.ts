@@ -357,6 +357,21 @@ export function runMetadataConformance (name: string, open: () => Promise<Opened
         expect(await store.getSegments(id)).toEqual(expected)
       })
 
+      it('putInlineObject records the upload and commits in one go, with the same checks as commitObject', async () => {
+        const first = makeObject('b', 'k', newUploadId(), { size: 3, inlineData: new Uint8Array([1, 2, 3]) })
+        expect(await store.putInlineObject(first)).toBeUndefined()
+        expect(await store.getObject('b', 'k')).toEqual(first)
+        expect((await store.getUpload(first.uploadId))?.state).toBe('committed')
+        const second = makeObject('b', 'k', newUploadId(), { size: 1, inlineData: new Uint8Array([9]) })
+        await expectError(store.putInlineObject(second, { ifNoneMatch: true }), 'PreconditionFailedError')
+        expect(await store.getUpload(second.uploadId)).toBeUndefined() // rolled back with the refused commit
+        expect(await store.putInlineObject(second, { ifMatch: first.etag })).toEqual(first)
+        expect(await store.getObject('b', 'k')).toEqual(second)
+        await expectError(store.putInlineObject(makeObject('missing', 'k', newUploadId(), { inlineData: new Uint8Array(1) })), 'NotFoundError')
+        await expectError(store.putInlineObject(makeObject('b', 'k2', newUploadId())), 'InvalidArgumentError')
+        await expectError(store.putInlineObject({ ...second, key: 'k3' }), 'AlreadyExistsError')
+      })
+
       describe('assembleObject (multipart completion without moving data)', () => {
         beforeEach(async () => {
           await store.createBucket(makeBucket('parts'))
