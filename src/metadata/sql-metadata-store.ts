@@ -921,25 +921,73 @@ export class SqlMetadataStore implements MetadataStore {
     }
   }
 
-  /** Runs `fn` in a write transaction, committed when it resolves and rolled back when it throws. */
+  /**
+   * Runs `fn` in a write transaction, committed when it resolves and rolled back when it throws. On
+   * SQLite, writes that arrive while a commit is running are grouped (see #flushWrites); on PostgreSQL
+   * each is its own transaction.
+   */
   async #write<T> (fn: (db: Kysely<Database>) => Promise<T>): Promise<T> {
     this.#assertOpen()
     if (this.#dialect === 'postgres') {
       return await this.#db.transaction().execute(fn)
     }
-    // dialect: BEGIN IMMEDIATE, which kysely's transaction() cannot issue.
-    return await this.#db.connection().execute(async (conn) => {
-      await sql`begin immediate`.execute(conn)
-      let result: T
-      try {
-        result = await fn(conn)
-      } catch (err) {
-        await rollbackQuietly(conn)
-        throw err
-      }
-      await sql`commit`.execute(conn)
-      return result
+    return await new Promise<T>((resolve, reject) => {
+      this.#writes.push({ fn, resolve: resolve as (value: unknown) => void, reject })
+      if (this.#writes.length === 1 && !this.#flushing) void this.#flushWrites()
     })
+  }
+
+  /** SQLite writes waiting for the next group commit. */
+  #writes: PendingWrite[] = []
+  #flushing = false
+
+  /**
+   * Group commit (dialect: SQLite). The writes queued so far run in one BEGIN IMMEDIATE transaction,
+   * each inside its own savepoint, so one write's failure rolls back only that write; then one COMMIT,
+   * one fsync, and only then is every write answered, so nothing is acknowledged before it is durable.
+   * With synchronous=FULL the fsync is most of a small write's cost: concurrent small PUTs share it.
+   * If the COMMIT itself fails, every write of the group fails with its error.
+   */
+  async #flushWrites (): Promise<void> {
+    this.#flushing = true
+    try {
+      while (this.#writes.length > 0) {
+        const group = this.#writes.splice(0, MAX_WRITE_GROUP)
+        const outcomes: Array<{ ok: true, value: unknown } | { ok: false, error: unknown }> = []
+        try {
+          await this.#db.connection().execute(async (conn) => {
+            await sql`begin immediate`.execute(conn)
+            try {
+              for (const write of group) {
+                await sql`savepoint shoal_write`.execute(conn)
+                try {
+                  outcomes.push({ ok: true, value: await write.fn(conn) })
+                  await sql`release shoal_write`.execute(conn)
+                } catch (error) {
+                  outcomes.push({ ok: false, error })
+                  await sql`rollback to shoal_write`.execute(conn)
+                  await sql`release shoal_write`.execute(conn)
+                }
+              }
+              await sql`commit`.execute(conn)
+            } catch (err) {
+              await rollbackQuietly(conn)
+              throw err
+            }
+          })
+        } catch (error) {
+          for (const write of group) write.reject(error)
+          continue
+        }
+        for (const [i, write] of group.entries()) {
+          const outcome = outcomes[i]
+          if (outcome.ok) write.resolve(outcome.value)
+          else write.reject(outcome.error)
+        }
+      }
+    } finally {
+      this.#flushing = false
+    }
   }
 
   /** Runs `fn` in a read-only transaction that sees one snapshot. */
@@ -967,6 +1015,16 @@ export class SqlMetadataStore implements MetadataStore {
     await sql`select pg_advisory_xact_lock(${sql.lit(OBJECT_KEY_LOCK_CLASS)}, hashtext(${name}))`.execute(db)
   }
 }
+
+/** A write waiting for the SQLite group commit. */
+interface PendingWrite {
+  readonly fn: (db: Kysely<Database>) => Promise<unknown>
+  readonly resolve: (value: unknown) => void
+  readonly reject: (error: unknown) => void
+}
+
+/** Writes in one SQLite group commit at most: bounds how long the first of them waits for its answer. */
+const MAX_WRITE_GROUP = 64
 
 /** Thrown inside replacePieces' transaction to roll it back when a row changed under it. */
 class ReplaceConflict extends Error {}
