@@ -69,6 +69,9 @@ export function createHttpServer (handler: (req: IncomingMessage, res: ServerRes
   // with EPIPE/ECONNRESET, which the bench hit with a 5 s timeout. 65 s is what load balancers use.
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS
   server.headersTimeout = KEEP_ALIVE_TIMEOUT_MS + 1000
+  // An Expect other than 100-continue (RFC 9110 §10.1.1 lets a server answer 417) would get node's
+  // automatic 417; S3 ignores such an expectation and serves the request, and so do Shoal's servers.
+  server.on('checkExpectation', handler)
   return server
 }
 

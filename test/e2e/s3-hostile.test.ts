@@ -83,7 +83,7 @@ describe('S3 endpoint under hostile input', () => {
       ['malformed XML', signed('POST', `/${bucket}`, 'delete', '<Delete><Object><Key>x</Key></Delete>'), 400, /<Code>MalformedXML<\/Code>/],
       ['not XML at all', signed('POST', `/${bucket}`, 'delete', '\u0000\u0001binary'), 400, /<Code>MalformedXML<\/Code>/],
       ['invalid UTF-8 key', signed('GET', `/${bucket}/%FF%FE`), 400, /<Code>InvalidURI<\/Code>/],
-      ['unsupported subresource', signed('GET', `/${bucket}`, 'policy'), 501, /<Code>NotImplemented<\/Code>/],
+      ['unsupported subresource', signed('GET', `/${bucket}`, 'inventory'), 501, /<Code>NotImplemented<\/Code>/],
       ['garbage authorization', raw('GET', `/${bucket}/precious`, '', { authorization: 'AWS4-HMAC-SHA256 garbage', 'x-amz-date': '20250101T000000Z', 'x-amz-content-sha256': sha256('') }), 400, /<Code>AuthorizationHeaderMalformed<\/Code>/],
       ['anonymous', raw('GET', `/${bucket}/precious`, '', {}), 403, /<Code>AccessDenied<\/Code>/],
       ['wrong payload hash', signed('PUT', `/${bucket}/tampered`, '', 'abc', { 'x-amz-content-sha256': sha256('xyz') }), 400, /<Code>XAmzContentSHA256Mismatch<\/Code>/],

@@ -199,6 +199,32 @@ describe('S3 with @aws-sdk/client-s3', () => {
     expect(await code(s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'multi/small', UploadId: '0'.repeat(32), PartNumber: 1, Body: 'x' })))).toBe('NoSuchUpload')
   })
 
+  it('multipart with a composite SHA-256 checksum: per part, of the parts, kept with the object', async () => {
+    const key = 'multi/checked.bin'
+    const { UploadId, ChecksumAlgorithm } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ChecksumAlgorithm: 'SHA256' }))
+    expect(ChecksumAlgorithm).toBe('SHA256')
+    const bodies = [pseudoRandom(5 * 1024 * 1024, 51), pseudoRandom(1234, 52)]
+    const sha = (b: Buffer): Buffer => createHash('sha256').update(b).digest()
+    const parts = []
+    for (const [i, Body] of bodies.entries()) {
+      const r = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: i + 1, Body, ChecksumAlgorithm: 'SHA256' }))
+      expect(r.ChecksumSHA256).toBe(sha(Body).toString('base64'))
+      parts.push({ PartNumber: i + 1, ETag: r.ETag, ChecksumSHA256: r.ChecksumSHA256 })
+    }
+    const listed = await s3.send(new ListPartsCommand({ Bucket: bucket, Key: key, UploadId }))
+    expect(listed.Parts?.map((p) => p.ChecksumSHA256)).toEqual(parts.map((p) => p.ChecksumSHA256))
+    const wrong = [parts[0], { ...parts[1], ChecksumSHA256: sha(Buffer.from('other')).toString('base64') }]
+    expect(await code(s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId, MultipartUpload: { Parts: wrong } })))).toBe('InvalidPart')
+    const done = await s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId, MultipartUpload: { Parts: parts } }))
+    // S3's composite: SHA-256 over the parts' raw SHA-256 digests, base64, then "-N"; computed here from the bytes.
+    const expected = `${sha(Buffer.concat(bodies.map(sha))).toString('base64')}-2`
+    expect(done.ChecksumSHA256).toBe(expected)
+    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key, ChecksumMode: 'ENABLED' }))
+    expect(head.ChecksumSHA256).toBe(expected)
+    const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, ChecksumMode: 'ENABLED' }))
+    expect(Buffer.compare(Buffer.from(await got.Body!.transformToByteArray()), Buffer.concat(bodies))).toBe(0)
+  })
+
   it('conditional writes: If-None-Match * and If-Match', async () => {
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'cond', Body: 'v1', IfNoneMatch: '*' }))
     expect(await code(s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'cond', Body: 'v2', IfNoneMatch: '*' })))).toBe('PreconditionFailed')

@@ -4,19 +4,19 @@
  * presigned), routed path-style or virtual-host-style, and served by the same gateway as the CLI
  * (encrypt → erasure-code → spread over nodes). Every error becomes an S3 XML error body in `#fail`.
  */
-import { createHash } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { BucketRecord, CommitCondition, MetadataStore, ObjectRecord } from '../../metadata/metadata-store.js'
 import type { Logger } from '../../util/logger.js'
 import { abortOnClose, HttpEndpoint, pipeBody, readBody, replyAfterBody, streamBody } from '../../util/http.js'
 import type { ByteRange, Gateway } from '../gateway.js'
 import { listPage } from '../listing.js'
-import { S3Error } from './errors.js'
-import { authenticate, type AuthResult } from './sigv4.js'
+import { S3Error, type S3ErrorCode } from './errors.js'
+import { authenticate, isAnonymous, type AuthResult, type IncomingSigned } from './sigv4.js'
 import { decodeAwsChunked } from './chunked.js'
 import { createChecksum, type ChecksumAlgorithm } from './checksums.js'
 import { Multipart, partNumber } from './multipart.js'
-import { childrenNamed, childText, el, MAX_XML_BODY, parseXml, xmlDocument, type XmlElement } from './xml.js'
+import { childrenNamed, childText, el, localName, MAX_XML_BODY, parseXml, textOf, urlEncodeName, xmlDocument, type XmlElement } from './xml.js'
 
 /** Default S3 port (DESIGN.md's local network contract). */
 export const DEFAULT_S3_PORT = 9000
@@ -94,12 +94,16 @@ export class S3Server {
   async #handle (req: IncomingMessage, res: ServerResponse): Promise<void> {
     const requestId = createHash('sha1').update(`${Date.now()}:${Math.random()}`).digest('hex').slice(0, 16).toUpperCase()
     res.setHeader('x-amz-request-id', requestId)
+    // S3's "extended request id" (the HostId of error bodies); support tools ask for both ids.
+    res.setHeader('x-amz-id-2', randomBytes(24).toString('base64'))
     res.setHeader('server', 'Shoal')
     let route: Route | undefined
     try {
       route = this.#route(req)
-      const auth = await authenticate({ method: req.method ?? 'GET', rawPath: route.rawPath, rawQuery: route.rawQuery, headers: req.headers },
-        async (id: string) => (await this.#c.keys.accessKey(id))?.secretAccessKey)
+      const signed: IncomingSigned = { method: req.method ?? 'GET', rawPath: route.rawPath, rawQuery: route.rawQuery, headers: req.headers }
+      // S3 tells anyone that a bucket does not exist (404 before 403); an existing one stays AccessDenied.
+      if (isAnonymous(signed) && route.bucket !== undefined && !(req.method === 'PUT' && route.key === undefined)) await this.#existingBucket(route.bucket)
+      const auth = await authenticate(signed, async (id: string) => (await this.#c.keys.accessKey(id))?.secretAccessKey, { region: this.#init.region })
       const owner = (await this.#c.keys.accessKey(auth.accessKeyId))!.accountId
       await this.#dispatch(req, res, route, auth, owner)
     } catch (err) {
@@ -147,20 +151,21 @@ export class S3Server {
       if (method === 'GET') return await this.#listBuckets(res, owner)
       throw new S3Error('MethodNotAllowed', `${method} is not allowed on the service`)
     }
-    if (query.has('acl') && method === 'GET') {
-      // Shoal has no ACLs: the owner has full control of its buckets and objects, nobody else has any.
-      const b = await this.#ownedBucket(bucket, owner)
-      if (key !== undefined) await this.#c.gateway.headObject(b.name, key).catch((err: Error) => { throw err.name === 'NoSuchObjectError' ? new S3Error('NoSuchKey', 'The specified key does not exist.', { details: { Key: key } }) : err })
-      return sendXml(res, 200, el('AccessControlPolicy', [
-        el('Owner', [el('ID', owner), el('DisplayName', owner)]),
-        el('AccessControlList', [el('Grant', [
-          el('Grantee', [el('ID', owner), el('DisplayName', owner)], { 'xmlns:xsi': 'http://www.w3.org/2001/XMLSchema-instance', 'xsi:type': 'CanonicalUser' }),
-          el('Permission', 'FULL_CONTROL')
-        ])])
-      ]))
+    if (key !== undefined) checkVersionId(query)
+    if (query.has('acl') && (method === 'GET' || method === 'PUT')) return await this.#acl(req, res, bucket, key, owner, auth)
+    const configuration = key === undefined ? UNCONFIGURED_SUBRESOURCES.find((sub) => query.has(sub)) : undefined
+    if (configuration !== undefined && (method === 'GET' || (method === 'DELETE' && DELETABLE_SUBRESOURCES.has(configuration)))) {
+      return await this.#unconfigured(res, method, bucket, owner, configuration)
     }
+    if (key !== undefined && query.has('tagging') && (method === 'GET' || method === 'DELETE')) {
+      // No object has tags: reading gives the empty set, deleting them has nothing to do (both check the object).
+      await this.#object(await this.#ownedBucket(bucket, owner), key)
+      if (method === 'DELETE') { res.writeHead(204).end(); return }
+      return sendXml(res, 200, el('Tagging', [el('TagSet')]))
+    }
+    if (key === undefined && query.has('versions') && method === 'GET') return await this.#listVersions(res, await this.#ownedBucket(bucket, owner), query)
     for (const sub of UNSUPPORTED_SUBRESOURCES) {
-      if (query.has(sub)) throw new S3Error('NotImplemented', `the ${sub} subresource is not implemented by Shoal yet`)
+      if (query.has(sub)) throw new S3Error('NotImplemented', `${method} ?${sub} is not implemented by Shoal (README.md, "S3 compatibility", lists what is)`)
     }
     if (key === undefined) {
       if (method === 'PUT') return await this.#createBucket(req, res, bucket, owner, auth)
@@ -201,11 +206,60 @@ export class S3Server {
   }
 
   async #ownedBucket (name: string, owner: string): Promise<BucketRecord> {
+    const b = await this.#existingBucket(name)
+    if (b.ownerId !== owner) throw new S3Error('AccessDenied', 'Access Denied: the bucket belongs to another account', { details: { BucketName: name } })
+    return b
+  }
+
+  /** A bucket that exists, whoever owns it; NoSuchBucket otherwise. */
+  async #existingBucket (name: string): Promise<BucketRecord> {
     // Names with "_" are invalid for users; such buckets are Shoal's own (multipart parts) and never addressable.
     const b = name.includes('_') ? undefined : await this.#c.metadata.getBucket(name)
     if (b === undefined) throw new S3Error('NoSuchBucket', 'The specified bucket does not exist', { details: { BucketName: name } })
-    if (b.ownerId !== owner) throw new S3Error('AccessDenied', 'Access Denied: the bucket belongs to another account', { details: { BucketName: name } })
     return b
+  }
+
+  /** The current object at `key`; NoSuchKey when there is none. */
+  async #object (bucket: BucketRecord, key: string): Promise<ObjectRecord> {
+    return await this.#c.gateway.headObject(bucket.name, key).catch((err: Error) => {
+      throw err.name === 'NoSuchObjectError' ? new S3Error('NoSuchKey', 'The specified key does not exist.', { details: { Key: key } }) : err
+    })
+  }
+
+  /**
+   * GET/PUT ?acl on a bucket or object. Shoal has no ACLs: it behaves as an S3 bucket with Object Ownership
+   * BucketOwnerEnforced, where reading an ACL shows the owner's full control and setting one succeeds
+   * only when it grants exactly that (AccessControlListNotSupported otherwise).
+   */
+  async #acl (req: IncomingMessage, res: ServerResponse, bucket: string, key: string | undefined, owner: string, auth: AuthResult): Promise<void> {
+    const b = await this.#ownedBucket(bucket, owner)
+    if (key !== undefined) await this.#object(b, key)
+    if (req.method === 'PUT') {
+      const body = await readSmallBody(req, auth)
+      if (body.length === 0 && header(req, 'x-amz-acl') === undefined && !Object.keys(req.headers).some((h) => h.startsWith('x-amz-grant-'))) {
+        throw new S3Error('MissingSecurityHeader', 'Your request was missing a required header: send x-amz-acl or an AccessControlPolicy body')
+      }
+      checkAcl(req, owner, 'AccessControlListNotSupported')
+      if (body.length > 0) checkAclPolicy(parseXml(body.toString('utf8')), owner)
+      res.writeHead(200, { 'content-length': 0 }).end()
+      return
+    }
+    sendXml(res, 200, el('AccessControlPolicy', [
+      el('Owner', [el('ID', owner), el('DisplayName', owner)]),
+      el('AccessControlList', [el('Grant', [
+        el('Grantee', [el('ID', owner), el('DisplayName', owner)], { 'xmlns:xsi': 'http://www.w3.org/2001/XMLSchema-instance', 'xsi:type': 'CanonicalUser' }),
+        el('Permission', 'FULL_CONTROL')
+      ])])
+    ]))
+  }
+
+  /** GET (or DELETE) of a bucket configuration Shoal never has: answered as S3 answers for a bucket without it. */
+  async #unconfigured (res: ServerResponse, method: string, bucket: string, owner: string, sub: UnconfiguredSubresource): Promise<void> {
+    await this.#ownedBucket(bucket, owner)
+    if (method === 'DELETE') { res.writeHead(204).end(); return }
+    const answer = UNCONFIGURED[sub]
+    if ('document' in answer) return sendXml(res, 200, answer.document)
+    throw new S3Error(answer.missing, answer.message, { details: { BucketName: bucket } })
   }
 
   async #listBuckets (res: ServerResponse, owner: string): Promise<void> {
@@ -218,14 +272,13 @@ export class S3Server {
 
   async #createBucket (req: IncomingMessage, res: ServerResponse, name: string, owner: string, auth: AuthResult): Promise<void> {
     validateBucketName(name)
+    checkAcl(req, owner, 'InvalidBucketAclWithObjectOwnership')
     const body = await readSmallBody(req, auth)
     if (body.length > 0) {
       const doc = parseXml(body.toString('utf8'))
       if (doc.name.replace(/^.*:/, '') !== 'CreateBucketConfiguration') throw new S3Error('MalformedXML', 'expected a CreateBucketConfiguration document')
       const location = childText(doc, 'LocationConstraint')
-      if (location !== undefined && location !== '' && location !== this.#init.region) {
-        throw new S3Error('InvalidArgument', `this endpoint serves region ${this.#init.region}; LocationConstraint ${location} is not available`, { details: { ArgumentName: 'LocationConstraint' } })
-      }
+      if (location !== undefined && location !== '') this.#checkLocation(location)
     }
     const existing = await this.#c.metadata.getBucket(name)
     if (existing !== undefined) {
@@ -242,7 +295,23 @@ export class S3Server {
     res.writeHead(200, { location: `/${name}`, 'content-length': 0 }).end()
   }
 
+  /**
+   * A CreateBucket LocationConstraint, judged as S3's regional endpoints do: us-east-1 is never named
+   * (InvalidLocationConstraint), and another region than the endpoint's is IllegalLocationConstraintException.
+   */
+  #checkLocation (location: string): void {
+    const region = this.#init.region
+    if (location === 'us-east-1' && region === 'us-east-1') {
+      throw new S3Error('InvalidLocationConstraint', 'The specified location-constraint is not valid: us-east-1 is the default region; send no LocationConstraint to create a bucket there', { details: { LocationConstraint: location } })
+    }
+    // "EU" is S3's legacy name of eu-west-1.
+    if ((location === 'EU' ? 'eu-west-1' : location) !== region) {
+      throw new S3Error('IllegalLocationConstraintException', `The ${location} location constraint is incompatible for the region specific endpoint this request was sent to; this endpoint creates buckets in ${region} only (send ${region === 'us-east-1' ? 'no LocationConstraint' : `LocationConstraint ${region}`})`, { details: { LocationConstraint: location } })
+    }
+  }
+
   async #putObject (req: IncomingMessage, res: ServerResponse, bucket: BucketRecord, key: string, auth: AuthResult): Promise<void> {
+    checkAcl(req, bucket.ownerId, 'AccessControlListNotSupported')
     const incoming = receiveBody(req, res, auth)
     const meta = storedMetadata(req)
     // The verified checksum is kept with the object (it is known only once the body, and any trailer,
@@ -265,6 +334,7 @@ export class S3Server {
 
   /** CopyObject: a server-side read of the source streamed into a new write (re-encrypted under the new object's key). */
   async #copyObject (req: IncomingMessage, res: ServerResponse, bucket: BucketRecord, key: string, owner: string, auth: AuthResult): Promise<void> {
+    checkAcl(req, owner, 'AccessControlListNotSupported')
     await readSmallBody(req, auth)
     const { bucket: srcBucket, key: srcKey } = await this.#copySource(req, owner)
     const directive = (header(req, 'x-amz-metadata-directive') ?? 'COPY').toUpperCase()
@@ -359,11 +429,8 @@ export class S3Server {
     if (query.has('list-type') && !v2) throw new S3Error('InvalidArgument', 'list-type must be 2', { details: { ArgumentName: 'list-type' } })
     const prefix = query.get('prefix') ?? ''
     const delimiter = query.get('delimiter') ?? ''
-    const encoding = query.get('encoding-type')
-    if (encoding !== null && encoding !== 'url') throw new S3Error('InvalidArgument', 'Invalid Encoding Method specified in Request', { details: { ArgumentName: 'encoding-type' } })
-    const maxKeysText = query.get('max-keys') ?? String(MAX_KEYS)
-    if (!/^\d+$/.test(maxKeysText)) throw new S3Error('InvalidArgument', 'max-keys must be a non-negative integer', { details: { ArgumentName: 'max-keys' } })
-    const maxKeys = Math.min(Number(maxKeysText), MAX_KEYS)
+    const encoding = encodingType(query)
+    const maxKeys = maxCount(query, 'max-keys')
     let startAfter: string
     let token: string | null = null
     if (v2) {
@@ -379,7 +446,7 @@ export class S3Server {
       startAfter = query.get('marker') ?? ''
     }
     const page = await listPage(this.#c.metadata, bucket.name, prefix, delimiter, startAfter, maxKeys)
-    const enc = (s: string): string => encoding === 'url' ? encodeURIComponent(s).replace(/%2F/g, '/') : s
+    const enc = (s: string): string => encoding === 'url' ? urlEncodeName(s) : s
     const contents = page.objects.map((o) => el('Contents', [
       el('Key', enc(o.key)),
       el('LastModified', new Date(o.createdAt).toISOString()),
@@ -417,6 +484,45 @@ export class S3Server {
     }
   }
 
+  /**
+   * GET /bucket?versions (ListObjectVersions). Shoal keeps one version of each key, so every object is
+   * listed as its only version: VersionId "null" (S3's id of an unversioned object's version), IsLatest.
+   */
+  async #listVersions (res: ServerResponse, bucket: BucketRecord, query: URLSearchParams): Promise<void> {
+    const prefix = query.get('prefix') ?? ''
+    const delimiter = query.get('delimiter') ?? ''
+    const encoding = encodingType(query)
+    const maxKeys = maxCount(query, 'max-keys')
+    const keyMarker = query.get('key-marker') ?? ''
+    const versionMarker = query.get('version-id-marker')
+    if (versionMarker !== null && keyMarker === '') {
+      throw new S3Error('InvalidArgument', 'A version-id marker cannot be specified without a key marker.', { details: { ArgumentName: 'version-id-marker', ArgumentValue: versionMarker } })
+    }
+    if (versionMarker !== null && versionMarker !== 'null' && versionMarker !== '') throw invalidVersionId('version-id-marker', versionMarker)
+    // The one version of key-marker is "null", so listing after (key-marker, null) is listing after key-marker.
+    const page = await listPage(this.#c.metadata, bucket.name, prefix, delimiter, keyMarker, maxKeys)
+    const enc = (s: string): string => encoding === 'url' ? urlEncodeName(s) : s
+    const lastIsKey = page.objects.at(-1)?.key === page.last
+    sendXml(res, 200, el('ListVersionsResult', [
+      el('Name', bucket.name),
+      el('Prefix', enc(prefix)),
+      el('KeyMarker', enc(keyMarker)),
+      el('VersionIdMarker', versionMarker ?? ''),
+      page.truncated ? el('NextKeyMarker', enc(page.last)) : undefined,
+      page.truncated && lastIsKey ? el('NextVersionIdMarker', 'null') : undefined,
+      el('MaxKeys', maxKeys),
+      delimiter === '' ? undefined : el('Delimiter', enc(delimiter)),
+      encoding === null ? undefined : el('EncodingType', 'url'),
+      el('IsTruncated', page.truncated),
+      ...page.objects.map((o) => el('Version', [
+        el('Key', enc(o.key)), el('VersionId', 'null'), el('IsLatest', true),
+        el('LastModified', new Date(o.createdAt).toISOString()), el('ETag', `"${o.etag}"`), el('Size', o.size), el('StorageClass', 'STANDARD'),
+        el('Owner', [el('ID', bucket.ownerId), el('DisplayName', bucket.ownerId)])
+      ])),
+      ...page.prefixes.map((p) => el('CommonPrefixes', [el('Prefix', enc(p))]))
+    ]))
+  }
+
   async #deleteObjects (req: IncomingMessage, res: ServerResponse, bucket: BucketRecord, auth: AuthResult): Promise<void> {
     const body = await readSmallBody(req, auth)
     const md5 = header(req, 'content-md5')
@@ -450,7 +556,7 @@ export class S3Server {
     const body = req.method === 'HEAD' ? undefined : xmlDocument(el('Error', [
       el('Code', e.code), el('Message', e.message),
       ...Object.entries(details).map(([k, v]) => el(k, v)),
-      el('Resource', req.url ?? '/'), el('RequestId', String(res.getHeader('x-amz-request-id') ?? ''))
+      el('Resource', req.url ?? '/'), el('RequestId', String(res.getHeader('x-amz-request-id') ?? '')), el('HostId', String(res.getHeader('x-amz-id-2') ?? ''))
     ], {}))
     replyAfterBody(req, res, () => {
       res.writeHead(e.status, body === undefined ? {} : { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body) })
@@ -459,10 +565,102 @@ export class S3Server {
   }
 }
 
-/** Subresources clients probe that Shoal doesn't implement; each answers 501 NotImplemented. */
+/**
+ * Bucket configurations Shoal has none of. GET answers as S3 does for a bucket where nobody set one:
+ * the "no such configuration" error, or the document of the default. PUT stays NotImplemented.
+ */
+const UNCONFIGURED = {
+  cors: { missing: 'NoSuchCORSConfiguration', message: 'The CORS configuration does not exist: Shoal buckets have none (PutBucketCors is not implemented)' },
+  policy: { missing: 'NoSuchBucketPolicy', message: 'The bucket policy does not exist: Shoal buckets have none; only the owner has access (PutBucketPolicy is not implemented)' },
+  policyStatus: { missing: 'NoSuchBucketPolicy', message: 'The bucket policy does not exist: Shoal buckets have none, so none makes the bucket public' },
+  tagging: { missing: 'NoSuchTagSet', message: 'The TagSet does not exist: Shoal buckets have no tags (PutBucketTagging is not implemented)' },
+  lifecycle: { missing: 'NoSuchLifecycleConfiguration', message: 'The lifecycle configuration does not exist: Shoal keeps objects until they are deleted (PutBucketLifecycle is not implemented)' },
+  encryption: { missing: 'ServerSideEncryptionConfigurationNotFoundError', message: 'The server side encryption configuration was not found: Shoal encrypts every object with its own per-object key and takes no bucket setting for it' },
+  website: { missing: 'NoSuchWebsiteConfiguration', message: 'The specified bucket does not have a website configuration (PutBucketWebsite is not implemented)' },
+  'object-lock': { missing: 'ObjectLockConfigurationNotFoundError', message: 'Object Lock configuration does not exist for this bucket (Shoal has no Object Lock)' },
+  replication: { missing: 'ReplicationConfigurationNotFoundError', message: 'The replication configuration was not found: Shoal spreads every object over providers itself (PutBucketReplication is not implemented)' },
+  ownershipControls: { document: el('OwnershipControls', [el('Rule', [el('ObjectOwnership', 'BucketOwnerEnforced')])]) },
+  logging: { document: el('BucketLoggingStatus') },
+  notification: { document: el('NotificationConfiguration') },
+  requestPayment: { document: el('RequestPaymentConfiguration', [el('Payer', 'BucketOwner')]) },
+  accelerate: { document: el('AccelerateConfiguration') }
+} as const satisfies Record<string, { missing: S3ErrorCode, message: string } | { document: XmlElement }>
+
+type UnconfiguredSubresource = keyof typeof UNCONFIGURED
+const UNCONFIGURED_SUBRESOURCES = Object.keys(UNCONFIGURED) as UnconfiguredSubresource[]
+/** Configurations whose DELETE S3 answers 204 even when nothing is set. */
+const DELETABLE_SUBRESOURCES: ReadonlySet<UnconfiguredSubresource> = new Set(['cors', 'policy', 'tagging', 'lifecycle', 'website', 'encryption'])
+
+/**
+ * Subresources clients probe that Shoal doesn't implement (besides the reads and deletes answered
+ * above: the writes of those, and these operations); each answers 501 NotImplemented.
+ */
 const UNSUPPORTED_SUBRESOURCES = ['acl', 'policy', 'cors', 'lifecycle', 'tagging', 'website', 'replication', 'encryption', 'logging', 'notification',
   'object-lock', 'legal-hold', 'retention', 'torrent', 'accelerate', 'requestPayment', 'analytics', 'inventory', 'metrics', 'ownershipControls',
-  'publicAccessBlock', 'intelligent-tiering', 'restore', 'select', 'attributes', 'versions'] as const
+  'publicAccessBlock', 'intelligent-tiering', 'restore', 'select', 'attributes', 'versions', 'policyStatus'] as const
+
+/** Canned ACLs that grant nothing beyond the owner's full control, which S3 accepts with ACLs disabled. */
+const OWNER_ONLY_CANNED_ACLS: readonly string[] = ['private', 'bucket-owner-full-control']
+
+/**
+ * Refuses a request that sets an ACL granting anything beyond the owner's full control (a canned ACL
+ * other than private / bucket-owner-full-control, or an x-amz-grant-* header naming anyone else), with
+ * `code` (AccessControlListNotSupported; InvalidBucketAclWithObjectOwnership for CreateBucket).
+ */
+export function checkAcl (req: IncomingMessage, owner: string, code: 'AccessControlListNotSupported' | 'InvalidBucketAclWithObjectOwnership'): void {
+  const refuse = (what: string): never => {
+    throw new S3Error(code, code === 'AccessControlListNotSupported'
+      ? `The bucket does not allow ACLs: Shoal buckets have Object Ownership BucketOwnerEnforced (only the owner has access), so ${what} cannot be set; send no ACL, or x-amz-acl: private`
+      : `Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting: ${what} cannot be set on a Shoal bucket; send no ACL, or x-amz-acl: private`)
+  }
+  const canned = header(req, 'x-amz-acl')
+  if (canned !== undefined && !OWNER_ONLY_CANNED_ACLS.includes(canned.trim())) refuse(`the canned ACL "${canned}"`)
+  for (const name of Object.keys(req.headers).filter((h) => h.startsWith('x-amz-grant-'))) {
+    const grantees = (header(req, name) ?? '').split(',').map((g) => g.trim())
+    const ownerOnly = name === 'x-amz-grant-full-control' && grantees.every((g) => /^id="?([^"]*)"?$/i.exec(g)?.[1] === owner)
+    if (!ownerOnly) refuse(`the grant ${name}: ${header(req, name)}`)
+  }
+}
+
+/** An AccessControlPolicy body must grant only the owner FULL_CONTROL (what S3 accepts with ACLs disabled). */
+function checkAclPolicy (doc: XmlElement, owner: string): void {
+  if (localName(doc.name) !== 'AccessControlPolicy') throw new S3Error('MalformedXML', 'expected an AccessControlPolicy document')
+  const grants = childrenNamed(doc, 'AccessControlList').flatMap((list) => childrenNamed(list, 'Grant'))
+  for (const grant of grants) {
+    const grantee = childrenNamed(grant, 'Grantee')[0]
+    const id = grantee === undefined ? undefined : childText(grantee, 'ID')
+    const permission = childText(grant, 'Permission')
+    if (id !== owner || permission !== 'FULL_CONTROL') {
+      const who = grantee === undefined ? 'nobody' : id ?? childText(grantee, 'URI') ?? childText(grantee, 'EmailAddress') ?? textOf(grantee)
+      throw new S3Error('AccessControlListNotSupported', `The bucket does not allow ACLs: Shoal buckets have Object Ownership BucketOwnerEnforced, so the grant of ${permission ?? 'no permission'} to ${who} cannot be set; only FULL_CONTROL for the owner (${owner}) is accepted`)
+    }
+  }
+  if (grants.length === 0) throw new S3Error('AccessControlListNotSupported', `The bucket does not allow ACLs: an ACL without grants would take the owner's access away; only FULL_CONTROL for the owner (${owner}) is accepted`)
+}
+
+function invalidVersionId (argument: string, value: string): S3Error {
+  return new S3Error('InvalidArgument', 'Invalid version id specified: versioning is off in Shoal, the only version of an object is "null"', { details: { ArgumentName: argument, ArgumentValue: value } })
+}
+
+/** versionId on an object request: "null" (the only version there is) means the current object. */
+function checkVersionId (query: URLSearchParams): void {
+  const version = query.get('versionId')
+  if (version !== null && version !== 'null') throw invalidVersionId('versionId', version)
+}
+
+/** encoding-type: absent or "url". */
+export function encodingType (query: URLSearchParams): 'url' | null {
+  const encoding = query.get('encoding-type')
+  if (encoding !== null && encoding !== 'url') throw new S3Error('InvalidArgument', 'Invalid Encoding Method specified in Request: encoding-type must be "url"', { details: { ArgumentName: 'encoding-type', ArgumentValue: encoding } })
+  return encoding
+}
+
+/** A listing's max-keys / max-uploads: a non-negative integer, at most S3's 1000 (larger asks get 1000). */
+export function maxCount (query: URLSearchParams, name: string): number {
+  const text = query.get(name) ?? String(MAX_KEYS)
+  if (!/^\d+$/.test(text)) throw new S3Error('InvalidArgument', `${name} must be a non-negative integer`, { details: { ArgumentName: name, ArgumentValue: text } })
+  return Math.min(Number(text), MAX_KEYS)
+}
 
 function translate (bucket: string): (err: unknown) => never {
   return (err: unknown) => {
@@ -633,7 +831,10 @@ function objectHeaders (o: ObjectRecord, query: URLSearchParams, withChecksum = 
   for (const [k, v] of Object.entries(stored)) {
     // A whole-object checksum is only sent when asked for, and never with a range (it wouldn't match).
     if (k.startsWith('x-amz-checksum-') && !withChecksum) continue
-    headers[k.includes('-') || k.startsWith('x-amz-meta-') ? k : `x-amz-meta-${k}`] = v
+    // Bare names without '-' are user metadata stored without the x-amz-meta- prefix (as the CLI does);
+    // the standard headers S3 keeps (Expires has no '-') are returned under their own name.
+    const standard = (STORED_HEADERS as readonly string[]).includes(k)
+    headers[standard || k.includes('-') || k.startsWith('x-amz-meta-') ? k : `x-amz-meta-${k}`] = v
   }
   // response-* query overrides (S3 GetObject), allowed on signed requests.
   for (const [param, name] of [['response-content-type', 'content-type'], ['response-content-language', 'content-language'], ['response-expires', 'expires'],
@@ -645,7 +846,7 @@ function objectHeaders (o: ObjectRecord, query: URLSearchParams, withChecksum = 
 }
 
 /** RFC 9110 §13.2.2 order: If-Match, If-Unmodified-Since, If-None-Match, If-Modified-Since. */
-function checkConditions (req: IncomingMessage, o: ObjectRecord, prefix = ''): 200 | 304 | 412 {
+export function checkConditions (req: IncomingMessage, o: ObjectRecord, prefix = ''): 200 | 304 | 412 {
   const etag = `"${o.etag}"`
   const modified = Math.floor(o.createdAt / 1000) * 1000
   const matches = (list: string): boolean => list.split(',').map((s) => s.trim()).some((t) => t === '*' || t === etag || t === o.etag)
@@ -677,7 +878,8 @@ function parseRange (text: string, size: number): ByteRange | undefined {
   if (m === null || (m[1] === '' && m[2] === '')) return undefined
   if (m[1] === '') {
     const n = Number(m[2])
-    if (n === 0) throw new S3Error('InvalidRange', 'The requested range is not satisfiable', { details: { RangeRequested: text, ActualObjectSize: String(size) } })
+    // RFC 9110 §14.1.1: a suffix range is unsatisfiable when it is zero or the representation is empty.
+    if (n === 0 || size === 0) throw new S3Error('InvalidRange', 'The requested range is not satisfiable', { details: { RangeRequested: text, ActualObjectSize: String(size) } })
     return { start: Math.max(0, size - n), end: size }
   }
   const start = Number(m[1])
@@ -687,8 +889,8 @@ function parseRange (text: string, size: number): ByteRange | undefined {
   return { start, end: end + 1 }
 }
 
-export function sendXml (res: ServerResponse, status: number, root: XmlElement): void {
+export function sendXml (res: ServerResponse, status: number, root: XmlElement, headers: Record<string, string> = {}): void {
   const body = xmlDocument(root)
-  res.writeHead(status, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body) })
+  res.writeHead(status, { ...headers, 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body) })
   res.end(body)
 }

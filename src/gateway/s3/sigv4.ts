@@ -342,9 +342,8 @@ function parseHeaderForm (req: IncomingSigned, authorization: string): Parsed {
   if (requestMs === undefined) {
     throw new S3Error('AccessDenied', 'AWS authentication requires a valid Date or x-amz-date header')
   }
-  if (amzDate.slice(0, 8) !== scope.date) {
-    throw fail(`the Credential date '${scope.date}' is not the date of the request time '${amzDate}'`)
-  }
+  // The Credential date is compared with the request time in `authenticate`, after the clock-skew check:
+  // a request time far off (e.g. x-amz-date changed after signing) is RequestTimeTooSkewed, as on S3.
   const payloadHeader = firstHeader(req.headers, 'x-amz-content-sha256')
   if (payloadHeader === undefined) {
     throw new S3Error('InvalidRequest', 'Missing required header for this request: x-amz-content-sha256')
@@ -414,6 +413,24 @@ function payloadModeOf (value: string, presigned: boolean): PayloadMode {
   return mode
 }
 
+/** The Authorization header; an empty one counts as none (S3 answers it like an anonymous request). */
+function authorizationHeader (req: IncomingSigned): string | undefined {
+  const value = firstHeader(req.headers, 'authorization')
+  return value === undefined || value.trim() === '' ? undefined : value
+}
+
+function isPresigned (query: { has: (name: string) => boolean }): boolean {
+  return query.has('X-Amz-Algorithm') || query.has('X-Amz-Credential') || query.has('X-Amz-Signature')
+}
+
+/**
+ * True when a request carries no authentication at all (no Authorization header, or an empty one, and
+ * no X-Amz-* query authentication); `authenticate` refuses such a request with AccessDenied. Never fails.
+ */
+export function isAnonymous (req: IncomingSigned): boolean {
+  return authorizationHeader(req) === undefined && !isPresigned(new Set(parseQuery(req.rawQuery).map(([name]) => name)))
+}
+
 /**
  * Verifies a SigV4-signed request head (Authorization header or presigned query) and returns who sent
  * it and how its body is protected. Fails with an S3Error: AccessDenied (no authentication, expired or
@@ -428,10 +445,10 @@ export async function authenticate (req: IncomingSigned, lookup: SecretLookup, o
   const maxSkewMs = options.maxSkewMs ?? MAX_CLOCK_SKEW_MS
   const expectedService = options.service ?? 's3'
 
-  const authorization = firstHeader(req.headers, 'authorization')
+  const authorization = authorizationHeader(req)
   const query = new Map<string, string>()
   for (const [name, value] of parseQuery(req.rawQuery)) if (!query.has(name)) query.set(name, value)
-  const presigned = query.has('X-Amz-Algorithm') || query.has('X-Amz-Credential') || query.has('X-Amz-Signature')
+  const presigned = isPresigned(query)
   if (authorization !== undefined && presigned) {
     throw new S3Error('InvalidArgument', 'Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, ' +
       'Signature query string parameter or the Authorization header should be specified',
@@ -448,7 +465,9 @@ export async function authenticate (req: IncomingSigned, lookup: SecretLookup, o
     throw malformed(`incorrect service '${parsed.service}'. This endpoint belongs to '${expectedService}'`)
   }
   if (options.region !== undefined && parsed.region !== options.region) {
-    throw malformed(`the region '${parsed.region}' is wrong; expecting '${options.region}'`)
+    // S3 names the region to sign for in a Region element; clients such as s3cmd retry with it.
+    const e = malformed(`the region '${parsed.region}' is wrong; expecting '${options.region}'`)
+    throw new S3Error(e.code, e.message, { details: { Region: options.region } })
   }
 
   const serverTime = formatAmzDate(nowMs)
@@ -462,9 +481,12 @@ export async function authenticate (req: IncomingSigned, lookup: SecretLookup, o
       })
     }
   } else if (Math.abs(parsed.requestMs - nowMs) > maxSkewMs) {
-    throw new S3Error('RequestTimeTooSkewed', 'The difference between the request time and the current time is too large.', {
+    throw new S3Error('RequestTimeTooSkewed', 'The difference between the request time and the current time is too large; ' +
+      'set the clock of the client (the request time is x-amz-date, or Date without it).', {
       details: { RequestTime: parsed.amzDate, ServerTime: serverTime, MaxAllowedSkewMilliseconds: String(maxSkewMs) }
     })
+  } else if (parsed.amzDate.slice(0, 8) !== parsed.date) {
+    throw malformed(`the Credential date '${parsed.date}' is not the date of the request time '${parsed.amzDate}'`)
   }
 
   const payload = payloadModeOf(parsed.payloadHeader, parsed.presigned)

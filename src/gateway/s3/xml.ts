@@ -19,6 +19,14 @@ export function escapeXml (text: string): string {
   return text.replace(/[<>&'"\r]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;', '\r': '&#13;' }[c] ?? c))
 }
 
+/**
+ * A key or prefix for a listing with encoding-type=url: every byte but RFC 3986's unreserved characters
+ * and '/' percent-encoded (UTF-8). encodeURIComponent leaves !'()* alone; S3 encodes them too.
+ */
+export function urlEncodeName (text: string): string {
+  return encodeURIComponent(text).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`).replace(/%2F/g, '/')
+}
+
 /** Shorthand: `el('Key', 'a.txt')`, `el('Contents', [el(...), …])`; undefined children are dropped. */
 export function el (name: string, children: string | number | boolean | ReadonlyArray<XmlElement | string | undefined> = [], attributes?: Record<string, string>): XmlElement {
   const list = Array.isArray(children) ? children.filter((c): c is XmlElement | string => c !== undefined) : [String(children)]

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { S3Error } from '../../../src/gateway/s3/errors.js'
 import {
-  authenticate, canonicalRequest, canonicalUri, deriveSigningKey, signString, type IncomingSigned, type SecretLookup
+  authenticate, canonicalRequest, canonicalUri, deriveSigningKey, isAnonymous, signString, type IncomingSigned, type SecretLookup
 } from '../../../src/gateway/s3/sigv4.js'
 
 // Vectors from the Amazon S3 API reference, "Signature Calculations for the Authorization Header:
@@ -295,13 +295,33 @@ describe('refusals of the header form', () => {
     }
   })
 
+  it('an x-amz-date far from the clock is RequestTimeTooSkewed even when it no longer matches the Credential date', async () => {
+    // s3-tests' bad_amz_date_{before_today,after_end}: the date is changed after signing.
+    for (const date of ['20100707T215304Z', '20300707T215304Z']) {
+      const error = await refusal(withHeaders(getObject, { 'x-amz-date': date }))
+      expect([date, error.code, error.status]).toEqual([date, 'RequestTimeTooSkewed', 403])
+    }
+  })
+
   it('the region is checked when the server names one', async () => {
-    expect((await refusal(getObject, { now: DOC_NOW, region: 'eu-west-1' })).code).toBe('AuthorizationHeaderMalformed')
+    const wrong = await refusal(getObject, { now: DOC_NOW, region: 'eu-west-1' })
+    expect([wrong.code, wrong.status, wrong.details['Region']]).toEqual(['AuthorizationHeaderMalformed', 400, 'eu-west-1'])
+    expect(wrong.message).toContain("the region 'us-east-1' is wrong; expecting 'eu-west-1'")
+    const presignedWrong = await refusal(presigned, { now: DOC_NOW, region: 'eu-west-1' })
+    expect([presignedWrong.code, presignedWrong.details['Region']]).toEqual(['AuthorizationQueryParametersError', 'eu-west-1'])
     await expect(authenticate(getObject, docKeys, { now: DOC_NOW, region: 'us-east-1' })).resolves.toBeDefined()
   })
 
   it('no authentication → AccessDenied; another algorithm or both forms → InvalidArgument', async () => {
     expect((await refusal(withHeaders(getObject, { authorization: undefined }))).code).toBe('AccessDenied')
+    // An empty Authorization header is no authentication (s3-tests bad_authorization_empty: 403).
+    for (const authorization of ['', '  ']) {
+      const error = await refusal(withHeaders(getObject, { authorization }))
+      expect([error.code, error.status]).toEqual(['AccessDenied', 403])
+      expect(isAnonymous(withHeaders(getObject, { authorization }))).toBe(true)
+    }
+    expect(isAnonymous(getObject)).toBe(false)
+    expect(isAnonymous(presigned)).toBe(false)
     expect((await refusal(withHeaders(getObject, { authorization: 'AWS AKIAIOSFODNN7EXAMPLE:frJIUN8DYpKDtOLCwo//yllqDzg=' }))).code).toBe('InvalidArgument')
     expect((await refusal({ ...getObject, rawQuery: presigned.rawQuery })).code).toBe('InvalidArgument')
   })

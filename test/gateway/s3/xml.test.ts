@@ -3,7 +3,7 @@
  * request documents clients send, and MalformedXML for everything that isn't well-formed.
  */
 import { describe, expect, it } from 'vitest'
-import { childrenNamed, childText, el, escapeXml, parseXml, textOf, xmlDocument } from '../../../src/gateway/s3/xml.js'
+import { childrenNamed, childText, el, escapeXml, parseXml, textOf, urlEncodeName, xmlDocument } from '../../../src/gateway/s3/xml.js'
 
 describe('S3 XML', () => {
   it('escapes markup characters and round-trips through the parser', () => {
@@ -34,5 +34,11 @@ describe('S3 XML', () => {
       '<a>' + '<b>'.repeat(40) + '</b>'.repeat(40) + '</a>']) {
       expect(() => parseXml(bad), JSON.stringify(bad.slice(0, 30))).toThrowError(expect.objectContaining({ code: 'MalformedXML' }))
     }
+  })
+
+  it('url-encodes listing names as S3 does (RFC 3986 unreserved and "/" kept, UTF-8 bytes)', () => {
+    // Expected values written out by hand from RFC 3986 §2.3 and the UTF-8 encoding of "ü" (C3 BC).
+    expect(urlEncodeName("dir/a!b'c(d)e*f")).toBe('dir/a%21b%27c%28d%29e%2Af')
+    expect(urlEncodeName('sp ace+plus~tilde-._ü\n')).toBe('sp%20ace%2Bplus~tilde-._%C3%BC%0A')
   })
 })
