@@ -13,7 +13,7 @@ import { PreconditionFailedError } from '../metadata/errors.js'
 import type { Logger } from '../util/logger.js'
 import { parseBucketSettings } from './bucket-settings.js'
 import type { PieceBroker, PieceTransport } from './broker.js'
-import { IncompleteBodyError, InvalidRangeError, NoSuchObjectError } from './errors.js'
+import { IncompleteBodyError, InvalidRangeError, NoSuchObjectError, ObjectUnavailableError } from './errors.js'
 import { writeSegment, type Segment } from './segment-writer.js'
 import { readSegment, segmentRegionSize } from './segment-reader.js'
 
@@ -347,12 +347,23 @@ export class Gateway {
     const linked = signal === undefined ? cancel.signal : AbortSignal.any([signal, cancel.signal])
     const spare: Buffer[] = []
     const largest = Math.max(0, ...wanted.map((i) => segmentRegionSize(segments[i])))
+    const read = async (i: number, region?: Buffer): Promise<Buffer> => {
+      try {
+        return await readSegment(this.#components, segments[i], keyOf(segments[i]), linked, region)
+      } catch (err) {
+        // Repair may have moved the segment's pieces (and deleted the old ones) since the segments were
+        // loaded: read once more from the placement metadata has now, if it changed.
+        if (!(err instanceof ObjectUnavailableError)) throw err
+        const fresh = (await this.#components.metadata.getSegments(object.uploadId))[i]
+        if (fresh === undefined || samePieces(fresh, segments[i])) throw err
+        segments[i] = fresh
+        return await readSegment(this.#components, fresh, keyOf(fresh), linked, region)
+      }
+    }
     const fetch = async (i: number): Promise<{ plain: Buffer, region?: Buffer }> => {
-      const segment = segments[i]
-      const key = keyOf(segment)
-      if (!reuse) return { plain: await readSegment(this.#components, segment, key, linked) }
+      if (!reuse) return { plain: await read(i) }
       const region = spare.pop() ?? Buffer.allocUnsafeSlow(largest)
-      return { plain: await readSegment(this.#components, segment, key, linked, region), region }
+      return { plain: await read(i, region), region }
     }
     let pending: ReturnType<typeof fetch> | undefined = wanted.length > 0 ? fetch(wanted[0]) : undefined
     try {
@@ -384,6 +395,11 @@ export class Gateway {
       }
     })().catch((err) => { logger.debug('piece deletion incomplete; garbage collection will finish it', { error: err }) })
   }
+}
+
+/** Whether two records of one segment list the same pieces (same ids at the same indexes). */
+function samePieces (a: SegmentRecord, b: SegmentRecord): boolean {
+  return a.pieces.length === b.pieces.length && a.pieces.every((p, i) => p.pieceIndex === b.pieces[i].pieceIndex && p.pieceId === b.pieces[i].pieceId)
 }
 
 /**

@@ -19,15 +19,16 @@ describe.skipIf(!available)('S3 with boto3', () => {
   beforeAll(async () => { net = await LocalNetwork.start() })
   afterAll(async () => { await net?.stop() })
 
-  it('runs the scenario: buckets, put/get with metadata, ranges, listings, presigned URL, deletes', async () => {
+  /** Runs one of the Python scenarios in this folder; each checks every answer itself and prints "NAME: ok". */
+  async function scenario (file: string, bucket: string): Promise<{ code: number, out: string }> {
     const c = net.network.s3!
-    const result = await new Promise<{ code: number, out: string }>((resolve, reject) => {
-      const child = spawn(PYTHON, [join(import.meta.dirname, 'boto3_scenario.py')], {
+    return await new Promise<{ code: number, out: string }>((resolve, reject) => {
+      const child = spawn(PYTHON, [join(import.meta.dirname, file)], {
         env: {
           PATH: '/usr/bin:/bin',
           HOME: '/nonexistent',
           SHOAL_S3_ENDPOINT: c.endpoint,
-          SHOAL_BUCKET: randomName('boto'),
+          SHOAL_BUCKET: bucket,
           AWS_ACCESS_KEY_ID: c.accessKeyId,
           AWS_SECRET_ACCESS_KEY: c.secretAccessKey,
           AWS_CONFIG_FILE: '/nonexistent',
@@ -42,7 +43,17 @@ describe.skipIf(!available)('S3 with boto3', () => {
       child.once('error', reject)
       child.once('exit', (code) => { resolve({ code: code ?? -1, out }) })
     })
+  }
+
+  it('runs the scenario: buckets, put/get with metadata, ranges, listings, presigned URL, deletes', async () => {
+    const result = await scenario('boto3_scenario.py', randomName('boto'))
     expect(result.out).toContain('boto3 scenario: ok')
+    expect(result.code).toBe(0)
+  })
+
+  it('uploads browser forms (POST Object): generate_presigned_post (SigV4) and SigV2-signed policies, posted with requests', async () => {
+    const result = await scenario('post_scenario.py', randomName('form'))
+    expect(result.out).toContain('post scenario: ok')
     expect(result.code).toBe(0)
   })
 })

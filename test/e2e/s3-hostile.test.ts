@@ -112,6 +112,26 @@ describe('S3 endpoint under hostile input', () => {
     for (const Key of keys) expect(listed).toContain(Key)
   })
 
+  it('answers broken browser forms (POST Object) with clean errors', async () => {
+    const form = (parts: string[], boundary = 'XyZ'): string => parts.map((p) => `--${boundary}\r\n${p}\r\n`).join('') + `--${boundary}--\r\n`
+    const field = (name: string, value: string): string => `Content-Disposition: form-data; name="${name}"\r\n\r\n${value}`
+    const file = 'Content-Disposition: form-data; name="file"; filename="f.txt"\r\nContent-Type: text/plain\r\n\r\nbytes'
+    const post = async (body: string, type = 'multipart/form-data; boundary=XyZ'): Promise<Reply> => await raw('POST', `/${bucket}`, body, { 'content-type': type })
+    const cases: Array<[string, Promise<Reply>, number, string]> = [
+      ['no boundary', post(form([file]), 'multipart/form-data'), 400, 'MalformedPOSTRequest'],
+      ['garbage body', post('not a form at all'), 400, 'MalformedPOSTRequest'],
+      ['no file', post(form([field('key', 'k')])), 400, 'InvalidArgument'],
+      ['unsigned form', post(form([field('key', 'precious'), file])), 403, 'AccessDenied'],
+      ['policy not base64 JSON', post(form([field('key', 'precious'), field('AWSAccessKeyId', net.network.s3!.accessKeyId), field('policy', '%%%'), field('signature', 'AAAA'), file])), 403, 'SignatureDoesNotMatch'],
+      ['unknown access key', post(form([field('key', 'precious'), field('AWSAccessKeyId', 'SHOALNOSUCHKEY000000'), field('policy', 'e30='), field('signature', 'AAAA'), file])), 403, 'InvalidAccessKeyId'],
+      ['field too long', post(form([field('key', 'k'.repeat(30 * 1024)), file])), 400, 'MaxPostPreDataLengthExceeded']
+    ]
+    for (const [what, reply, status, code] of cases) {
+      const r = await reply
+      expect([r.status, /<Code>([^<]*)<\/Code>/.exec(r.body)?.[1]], what).toEqual([status, code])
+    }
+  })
+
   it('still serves, and the stored object is untouched', async () => {
     const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'precious' }))
     expect(await got.Body!.transformToString()).toBe('keep me')

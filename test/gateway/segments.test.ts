@@ -1,7 +1,8 @@
 /**
  * The segment pipelines against stubs of their two interfaces (PieceBroker, PieceTransport) with the
  * real placement, codec and crypto: the long-tail cut, replacement of failed pieces, a clean failure
- * when too few nodes answer, and reads that skip corrupt pieces and still decode exact.
+ * when too few nodes answer, reads that skip corrupt pieces and still decode exact, and a Gateway read
+ * (over a real in-memory SQLite store) that outlives a repair moving its pieces.
  */
 import { randomBytes } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
@@ -16,6 +17,8 @@ import type { DownloadGrant, PieceBroker, PieceGrant, PieceTransport, UploadPlan
 import { PieceTransferError } from '../../src/gateway/errors.js'
 import { writeSegment, type SegmentComponents } from '../../src/gateway/segment-writer.js'
 import { readSegment } from '../../src/gateway/segment-reader.js'
+import { Gateway } from '../../src/gateway/gateway.js'
+import { openSqliteStore } from '../../src/metadata/sqlite.js'
 import { silentLogger } from '../../src/util/logger.js'
 
 const providers = ['aws', 'hetzner', 'home']
@@ -163,5 +166,33 @@ describe('readSegment', () => {
     const record = await writeSegment(c, DEFAULT_BUCKET_SETTINGS, key, 1, segment)
     for (const p of record.pieces.slice(0, record.pieces.length - 3)) transport.behaviour.set(p.nodeId, 'corrupt')
     await expect(readSegment(c, record, key)).rejects.toMatchObject({ name: 'ObjectUnavailableError' })
+  })
+})
+
+describe('Gateway reads', () => {
+  it('read again from the current placement when repair moved a segment\'s pieces after the read began', async () => {
+    const { c, transport } = setup()
+    const metadata = await openSqliteStore({ path: ':memory:' })
+    await metadata.migrate()
+    const secret = newSecret()
+    const gateway = new Gateway({ segmentSize: 64 * 1024 }, { ...c, metadata, ownerSecret: async () => secret })
+    const bucket = { name: 'b', ownerId: 'o', createdAt: 1, settings: '' }
+    await metadata.createBucket(bucket)
+    const data = randomBytes(200_000)
+    await gateway.putObject({ bucket, key: 'k', body: (async function * () { yield data })() })
+    const read = await gateway.getObject(bucket, 'k') // the segments are looked up now
+    // What repair does: segment 1's pieces move to new piece ids, and the old ones are deleted.
+    const uploadId = read.object.uploadId
+    const moved = (await metadata.getSegments(uploadId))[1].pieces.map((p) => {
+      const pieceId = newPieceId()
+      transport.pieces.set(pieceId, transport.pieces.get(p.pieceId)!)
+      transport.pieces.delete(p.pieceId)
+      return { pieceIndex: p.pieceIndex, expectedPieceId: p.pieceId, piece: { ...p, pieceId } }
+    })
+    expect(await metadata.replacePieces(uploadId, 1, moved, { underPlaced: false, placementNote: '' })).toBe(true)
+    const chunks: Buffer[] = []
+    for await (const chunk of read.body) chunks.push(Buffer.from(chunk))
+    expect(Buffer.concat(chunks).equals(data)).toBe(true)
+    await metadata.close()
   })
 })
