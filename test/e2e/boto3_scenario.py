@@ -4,28 +4,12 @@ Reads SHOAL_S3_ENDPOINT, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, SHOAL_BUCKET 
 checks every answer itself and exits non-zero with a message on the first mismatch.
 """
 import hashlib
-import os
-import sys
 import urllib.request
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-endpoint = os.environ["SHOAL_S3_ENDPOINT"]
-bucket = os.environ["SHOAL_BUCKET"]
-s3 = boto3.client(
-    "s3",
-    endpoint_url=endpoint,
-    region_name="us-east-1",
-    config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}, signature_version="s3v4"),
-)
+from scenario_common import bucket, check, endpoint, s3
 
-
-def check(cond, what):
-    if not cond:
-        print(f"FAILED: {what}", file=sys.stderr)
-        sys.exit(1)
 
 
 s3.create_bucket(Bucket=bucket)

@@ -109,9 +109,13 @@ describe('durability', () => {
       const repair = await net.json('repair')
       expect(repair.repaired).toBeGreaterThan(0)
       expect(repair.failed).toBe(0)
+      // A rebuilt piece whose upload times out, or a node that missed a heartbeat (this machine under
+      // load), leaves its segment for the next pass, as the repair timer would. (A pass's atRisk counts
+      // what was at risk when it started.)
+      for (let pass = 0; pass < 5 && (await net.json('repair')).atRisk > 0; pass++) await sleep(500)
       for (const key of objects.keys()) {
         for (const s of (await locate(key)).segments) {
-          expect(s.pieces.filter((p) => p.online && p.provider !== provider).length).toBeGreaterThanOrEqual(6)
+          expect(s.pieces.filter((p) => p.online && p.provider !== provider).length, `${key} segment ${s.index}: ${JSON.stringify(s.pieces.map((p) => [p.index, p.provider, p.online]))}`).toBeGreaterThanOrEqual(6)
           expect(s.underPlaced).toBe(true) // two providers can't meet a three-provider policy
         }
       }

@@ -11,29 +11,14 @@ import hashlib
 import hmac
 import json
 import os
-import sys
 import xml.etree.ElementTree as ET
 
-import boto3
 import requests
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-endpoint = os.environ["SHOAL_S3_ENDPOINT"]
-bucket = os.environ["SHOAL_BUCKET"]
+from scenario_common import bucket, check, endpoint, s3
+
 secret = os.environ["AWS_SECRET_ACCESS_KEY"]
-s3 = boto3.client(
-    "s3",
-    endpoint_url=endpoint,
-    region_name="us-east-1",
-    config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}, signature_version="s3v4"),
-)
-
-
-def check(cond, what):
-    if not cond:
-        print(f"FAILED: {what}", file=sys.stderr)
-        sys.exit(1)
 
 
 def error_code(response):
