@@ -8,9 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { LocalNetwork, randomName } from './harness.js'
 
 const PYTHON = '/usr/bin/python3'
-const available = spawnSync(PYTHON, ['-c', 'import boto3'], { stdio: 'ignore' }).status === 0
+const available = spawnSync(PYTHON, ['-c', 'import boto3, requests'], { stdio: 'ignore' }).status === 0
 if (!available) {
-  if (process.env.SHOAL_REQUIRE_S3_CLIENTS === '1') throw new Error('python3-boto3 is missing; .ci/run installs it from Debian')
+  if (process.env.SHOAL_REQUIRE_S3_CLIENTS === '1') throw new Error('python3-boto3 or python3-requests is missing; .ci/run installs them from Debian')
   process.stdout.write('skipping boto3 tests: python3-boto3 is not installed for /usr/bin/python3\n')
 }
 
