@@ -5,8 +5,14 @@
  */
 import type { MetadataStore, ObjectRecord } from '../metadata/metadata-store.js'
 
-/** Rows fetched from the metadata store per query. */
+/** Rows fetched from the metadata store per query, at most. */
 const MAX_KEYS = 1000
+/**
+ * Rows asked for right after a common prefix was rolled up: the next key is often the first of another
+ * prefix, and only that one row is needed to skip it. Plain keys grow the query size again (×4 up to
+ * MAX_KEYS). Listing 100 folders of 1000 keys each then reads a few hundred rows, not 100 000.
+ */
+const AFTER_PREFIX_KEYS = 8
 
 export interface ListPage { objects: ObjectRecord[], prefixes: string[], truncated: boolean, last: string }
 
@@ -23,8 +29,10 @@ export async function listPage (metadata: MetadataStore, bucket: string, prefix:
     const cut = after.indexOf(delimiter, prefix.length)
     if (cut >= 0) after = after.slice(0, cut + delimiter.length) + '\u{10FFFF}'
   }
+  // No page needs more rows than it has entries (+1 to tell whether it is truncated), unless it skips folders.
+  let limit = Math.min(MAX_KEYS, maxKeys + 1)
   for (;;) {
-    const rows = await metadata.listObjects(bucket, { prefix, startAfter: after === '' ? undefined : after, limit: MAX_KEYS })
+    const rows = await metadata.listObjects(bucket, { prefix, startAfter: after === '' ? undefined : after, limit })
     let skipped = false
     for (const o of rows) {
       const rest = o.key.slice(prefix.length)
@@ -42,6 +50,7 @@ export async function listPage (metadata: MetadataStore, bucket: string, prefix:
       last = o.key
       after = o.key
     }
-    if (!skipped && rows.length < MAX_KEYS) return { objects, prefixes, truncated: false, last }
+    if (!skipped && rows.length < limit) return { objects, prefixes, truncated: false, last }
+    limit = skipped ? AFTER_PREFIX_KEYS : Math.min(MAX_KEYS, limit * 4)
   }
 }
